@@ -1,0 +1,35 @@
+# kssl: `make demo` and `make test` each set up everything on a fresh Debian machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kssl-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+DEMO_EPOCHS ?= 4
+PYTEST_ARGS ?=
+
+.PHONY: demo test install data clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python venv module missing: installing python3-venv"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+data:
+	@[ -f $(FMNIST) ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
+
+demo: install data
+	$(BIN)/python examples/simclr_fashion_mnist.py --epochs $(DEMO_EPOCHS) --out out/demo
+
+# pytest exits 5 when it collects no test: that fails the target (and CI) like any other failure.
+test: install
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

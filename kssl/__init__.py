@@ -1,0 +1,12 @@
+"""kssl: self-supervised learning for Keras 3."""
+
+__version__ = "0.1.0"
+
+from kssl import augment, backbones, distribute, heads, losses  # noqa: E402
+from kssl.core import SelfSupervisedModel  # noqa: E402
+from kssl import methods, datasets, eval, zoo  # noqa: E402,A004
+
+__all__ = [
+    "SelfSupervisedModel", "augment", "backbones", "datasets", "distribute", "eval", "heads",
+    "losses", "methods", "zoo", "__version__",
+]

@@ -1,0 +1,103 @@
+"""The `kssl` command.
+
+    kssl pretrain simclr --dataset fashion_mnist --epochs 20 --out out/simclr
+    kssl eval linear out/simclr
+    kssl eval knn out/simclr
+"""
+
+import argparse
+import json
+import os
+import sys
+
+
+def _pretrain(args):
+    import keras
+
+    import kssl
+
+    keras.utils.set_random_seed(args.seed)
+    data = kssl.datasets.load(args.dataset)
+    channels = data.image_shape[-1]
+    with kssl.distribute.strategy(args.strategy).scope():
+        backbone_args = {"width": args.width} if args.backbone.startswith("resnet") else {}
+        encoder = kssl.backbones.get(args.backbone, data.image_shape, **backbone_args)
+        augment = kssl.augment.simclr_views(
+            data.image_shape[0], channels=channels, crop_scale=(args.crop_scale_min, 1.0),
+            grayscale_policy="brightness_contrast" if channels == 1 else None,
+            blur_prob=args.blur_prob, seed=args.seed,
+        )
+        model = kssl.methods.get(args.method)(
+            encoder, projection_dim=args.projection_dim, temperature=args.temperature, augment=augment
+        )
+        steps = max(1, args.epochs * (len(data.train) // args.batch_size))
+        schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay))
+    os.makedirs(args.out, exist_ok=True)
+    history = model.fit(
+        data.train.unlabelled(args.batch_size, seed=args.seed),
+        validation_data=data.test.unlabelled(args.batch_size, shuffle=False),
+        epochs=args.epochs,
+        verbose=args.verbose,
+        callbacks=[keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"))],
+    )
+    command = "kssl " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("kssl") else None
+    kssl.zoo.save(model, args.out, metadata={"data": args.dataset, "pretrain_command": command,
+                                             "history": history.history})
+    print(f"saved preset to {args.out}/")
+    return 0
+
+
+def _eval(args):
+    import kssl
+
+    metadata = kssl.zoo.read_metadata(args.preset)
+    dataset = args.dataset or metadata.get("data")
+    if not dataset:
+        raise SystemExit("the preset does not record its dataset: pass --dataset")
+    data = kssl.datasets.load(dataset)
+    encoder = kssl.zoo.load(args.preset, trainable=False)
+    protocol = {"linear": kssl.eval.linear_probe, "knn": kssl.eval.knn}[args.protocol]
+    result = protocol(encoder, data.train, data.test)
+    print(json.dumps({"preset": args.preset, "dataset": dataset, "protocol": args.protocol, **result}, indent=2))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="kssl", description="Self-supervised learning for Keras 3.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    pretrain = commands.add_parser("pretrain", help="pretrain an encoder with a self-supervised method")
+    pretrain.add_argument("method", choices=["simclr"], help="the method")
+    pretrain.add_argument("--dataset", default="fashion_mnist", help="dataset name (default: fashion_mnist)")
+    pretrain.add_argument("--epochs", type=int, default=20)
+    pretrain.add_argument("--out", required=True, help="output preset directory (also holds backup/ to resume)")
+    pretrain.add_argument("--backbone", default="convnet", help="convnet, resnet18, resnet34 or resnet50")
+    pretrain.add_argument("--width", type=int, default=64, help="first-stage width of a resnet backbone")
+    pretrain.add_argument("--batch_size", type=int, default=256, help="global batch size")
+    pretrain.add_argument("--learning_rate", type=float, default=2e-3, help="peak AdamW learning rate")
+    pretrain.add_argument("--weight_decay", type=float, default=1e-4)
+    pretrain.add_argument("--temperature", type=float, default=0.2)
+    pretrain.add_argument("--projection_dim", type=int, default=64)
+    pretrain.add_argument("--crop_scale_min", type=float, default=0.25)
+    pretrain.add_argument("--blur_prob", type=float, default=0.0)
+    pretrain.add_argument("--strategy", default="auto", help="auto, one_device or mirrored")
+    pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar, 2 one line per epoch")
+    pretrain.set_defaults(run=_pretrain)
+
+    evaluate = commands.add_parser("eval", help="evaluate a preset's frozen encoder")
+    evaluate.add_argument("protocol", choices=["linear", "knn"])
+    evaluate.add_argument("preset", help="preset directory")
+    evaluate.add_argument("--dataset", default=None, help="default: the dataset the preset was trained on")
+    evaluate.set_defaults(run=_eval)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

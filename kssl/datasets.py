@@ -1,0 +1,202 @@
+"""Dataset loaders: local files first, TensorFlow Datasets online last.
+
+Order (../shared/DATA.md): an explicit `path`, then `$KSSL_DATA_DIR/<name>/`, then the Debian
+package's directory, then Keras' cache (`~/.keras/datasets/<name>/`), then TFDS' prepared cache, and
+only then a TFDS download. With `KSSL_OFFLINE=1`, or when the download fails, the error names the
+package that provides the files.
+"""
+
+import dataclasses
+import gzip
+import os
+import struct
+
+import numpy as np
+
+SOURCES = {
+    "fashion_mnist": {
+        "files": {
+            "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+            "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+        },
+        "debian_dir": "/usr/share/datasets/fashion-mnist",
+        "keras_cache": "fashion-mnist",
+        "tfds_name": "fashion_mnist",
+        "install": "apt-get install dataset-fashion-mnist",
+        "class_names": (
+            "t-shirt/top", "trouser", "pullover", "dress", "coat",
+            "sandal", "shirt", "sneaker", "bag", "ankle boot",
+        ),
+    },
+}
+
+
+def read_idx(path):
+    """Reads an IDX file (the MNIST format), gzipped or not, into a numpy array.
+
+    Written here because Keras' MNIST readers are private and download first, and TFDS reads only
+    its own prepared format.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes.")
+    ndim = data[3]
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if array.size != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}.")
+    return array.reshape(shape)
+
+
+@dataclasses.dataclass
+class Split:
+    """One split: `images` uint8 (n, height, width, channels) and integer `labels` (n,)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self):
+        return len(self.images)
+
+    def take(self, count, seed=None):
+        """The first `count` examples, or a random `count` of them when `seed` is given."""
+        if not isinstance(count, int) or not 0 < count <= len(self):
+            raise ValueError(f"`count` must be an integer in [1, {len(self)}]; got {count!r}.")
+        index = np.arange(count) if seed is None else np.random.default_rng(seed).permutation(len(self))[:count]
+        return Split(self.images[index], self.labels[index])
+
+    def float_images(self):
+        """Images as float32 in [0, 1]."""
+        return self.images.astype("float32") / 255.0
+
+    def _pipeline(self, batch_size, shuffle, seed, drop_remainder, with_labels):
+        import tensorflow as tf
+
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an integer >= 1; got {batch_size!r}.")
+        if drop_remainder and batch_size > len(self):
+            raise ValueError(
+                f"`batch_size` ({batch_size}) is larger than the split ({len(self)} examples) with "
+                "drop_remainder=True: no batch would be produced."
+            )
+        items = (self.images, self.labels) if with_labels else self.images
+        ds = tf.data.Dataset.from_tensor_slices(items)
+        if shuffle:
+            ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+        def to_float(images, *labels):
+            images = tf.cast(images, tf.float32) / 255.0
+            return (images, *labels) if labels else images
+
+        return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def unlabelled(self, batch_size=256, shuffle=True, seed=None, drop_remainder=True):
+        """A `tf.data.Dataset` of float image batches in [0, 1], for `model.fit` of any SSL method.
+        Full batches only by default (contrastive losses need >= 2 examples per replica)."""
+        return self._pipeline(batch_size, shuffle, seed, drop_remainder, with_labels=False)
+
+    def labelled(self, batch_size=256, shuffle=False, seed=None, drop_remainder=False):
+        """A `tf.data.Dataset` of (float images, labels) batches."""
+        return self._pipeline(batch_size, shuffle, seed, drop_remainder, with_labels=True)
+
+
+@dataclasses.dataclass
+class Dataset:
+    """A dataset with `train` and `test` splits. `source` says where it was read from."""
+
+    name: str
+    train: Split
+    test: Split
+    class_names: tuple
+    source: str
+
+    @property
+    def image_shape(self):
+        return tuple(self.train.images.shape[1:])
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+
+def _local_dirs(name, path):
+    spec = SOURCES[name]
+    if path is not None:
+        yield str(path)
+        return
+    if os.environ.get("KSSL_DATA_DIR"):
+        yield os.path.join(os.environ["KSSL_DATA_DIR"], name)
+    yield spec["debian_dir"]
+    yield os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets", spec["keras_cache"])
+
+
+def _read_local(name, directory):
+    splits = {}
+    for split, (images_file, labels_file) in SOURCES[name]["files"].items():
+        images = read_idx(os.path.join(directory, images_file))
+        labels = read_idx(os.path.join(directory, labels_file)).astype("int64")
+        if len(images) != len(labels):
+            raise ValueError(f"{directory}: {images_file} has {len(images)} images but {labels_file} has {len(labels)} labels.")
+        if images.ndim == 3:
+            images = images[..., None]
+        splits[split] = Split(images, labels)
+    return splits
+
+
+def _read_tfds(name, download):
+    import tensorflow_datasets as tfds
+
+    data = tfds.load(
+        SOURCES[name]["tfds_name"], split=["train", "test"], batch_size=-1, as_supervised=True,
+        download=download,
+    )
+    return {
+        split: Split(np.asarray(images, dtype=np.uint8), np.asarray(labels, dtype=np.int64))
+        for split, (images, labels) in zip(("train", "test"), tfds.as_numpy(data))
+    }
+
+
+def load(name="fashion_mnist", path=None):
+    """Loads a dataset by name; see the module docstring for where it looks.
+
+    Args:
+        name: one of `kssl.datasets.SOURCES` ("fashion_mnist").
+        path: a directory holding the dataset's files (skips every other place).
+
+    Example:
+    >>> import kssl
+    >>> data = kssl.datasets.load("fashion_mnist")   # doctest: +SKIP
+    >>> data.train.images.shape, data.num_classes    # doctest: +SKIP
+    ((60000, 28, 28, 1), 10)
+    """
+    if name not in SOURCES:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), SOURCES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"`name` must be one of {sorted(SOURCES)}; got {name!r}.{hint}")
+    spec = SOURCES[name]
+    tried = []
+    for directory in _local_dirs(name, path):
+        if all(os.path.exists(os.path.join(directory, f)) for files in spec["files"].values() for f in files):
+            return Dataset(name, **_read_local(name, directory), class_names=spec["class_names"], source=directory)
+        tried.append(directory)
+    if path is not None:
+        raise FileNotFoundError(
+            f"`path` {path!r} does not hold the {name} files {sorted(f for fs in spec['files'].values() for f in fs)}."
+        )
+    offline = os.environ.get("KSSL_OFFLINE", "") not in ("", "0")
+    failure = "KSSL_OFFLINE is set"
+    for download in (False,) if offline else (False, True):
+        try:
+            splits = _read_tfds(name, download=download)
+            return Dataset(name, **splits, class_names=spec["class_names"], source="tfds")
+        except Exception as error:  # TFDS raises many types for "not prepared" / "no network".
+            failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    raise FileNotFoundError(
+        f"Could not load {name!r}: no local copy in {tried}, and TensorFlow Datasets failed ({failure}). "
+        f"Install it with `{spec['install']}`, or set KSSL_DATA_DIR to a directory holding {name}/."
+    )

@@ -1,0 +1,56 @@
+"""Cross-replica helpers: the one place kssl talks to `tf.distribute` directly.
+
+Every helper is a no-op with one replica (lightly's `utils/dist.py` idea), so losses can call them
+unconditionally. Keras has no cross-replica gather, hence `tf` here.
+"""
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "one_device", "mirrored")
+
+
+def num_replicas():
+    """Number of replicas in sync in the current replica (or cross-replica) context."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_id():
+    """Index of the calling replica in its sync group (0 outside a distribution strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return 0
+    return context.replica_id_in_sync_group
+
+
+def all_gather(x, axis=0):
+    """Concatenates `x` from every replica along `axis`, replica 0 first.
+
+    The gradient of the result flows back to each replica's own slice (TF sums the incoming
+    gradients across replicas, then slices), which is what a global-batch loss needs.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return x
+    return context.all_gather(x, axis=axis)
+
+
+def strategy(name="auto"):
+    """Returns a `tf.distribute.Strategy` by name.
+
+    - "auto": `MirroredStrategy` when more than one GPU is visible, else the default strategy.
+    - "one_device": the default strategy (first GPU if any, else CPU).
+    - "mirrored": `MirroredStrategy` over every visible GPU (or CPU logical devices).
+
+    The global batch is the batch your dataset yields; each of the N replicas sees batch / N.
+
+    Example:
+    >>> import kssl
+    >>> kssl.distribute.strategy("one_device").num_replicas_in_sync
+    1
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {name!r}.")
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()

@@ -1,0 +1,160 @@
+"""Presets: a directory per trained model, in the keras-hub manner.
+
+    config.json        the SelfSupervisedModel (class + config, encoder and heads included)
+    model.weights.h5   its weights
+    metadata.json      versions, method, backbone, input shape, data, parameter count, metrics
+    README.md          the model card (optional)
+
+`save` writes each file to a temporary name and renames it, so an interrupted save never leaves a
+half-written file under a final name. `load` deserialises in Keras safe mode (no Lambda, no code
+from the preset) and checks the versions the preset was saved with.
+"""
+
+import json
+import os
+import platform
+import tempfile
+
+import keras
+
+import kssl
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+CARD_FILE = "README.md"
+PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+
+
+def _atomic_write(path, write):
+    """Calls write(temp_path), then renames temp_path to path."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
+    os.close(fd)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _write_text(path, text):
+    def write(temp):
+        with open(temp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    _atomic_write(path, write)
+
+
+def _version_tuple(version):
+    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+
+
+def save(model, directory, metadata=None, card=None):
+    """Saves a `kssl.SelfSupervisedModel` as a preset directory.
+
+    Args:
+        model: the trained model.
+        directory: created if missing; existing preset files in it are replaced.
+        metadata: extra JSON-able facts (e.g. {"data": "fashion_mnist", "metrics": {...}}).
+        card: model card text (Markdown) for README.md.
+
+    Returns:
+        The metadata dict written.
+
+    Example:
+    >>> import kssl, tempfile
+    >>> model = kssl.methods.SimCLR(kssl.backbones.convnet((28, 28, 1), widths=(8,)), projection_dim=8)
+    >>> directory = tempfile.mkdtemp()
+    >>> kssl.zoo.save(model, directory)["method"]
+    'SimCLR'
+    >>> kssl.zoo.load(directory).output_shape
+    (None, 8)
+    """
+    if not isinstance(model, kssl.SelfSupervisedModel):
+        raise TypeError(f"`model` must be a kssl.SelfSupervisedModel; got {type(model).__name__}.")
+    os.makedirs(directory, exist_ok=True)
+    import tensorflow as tf
+
+    info = {
+        "kssl_version": kssl.__version__,
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "python_version": platform.python_version(),
+        "method": type(model).__name__,
+        "backbone": model.encoder.name,
+        "input_shape": list(model.encoder.input_shape[1:]),
+        "feature_dim": model.feature_dim,
+        "encoder_parameters": int(model.encoder.count_params()),
+        "parameters": int(model.count_params()),
+    }
+    info.update(metadata or {})
+    config = keras.saving.serialize_keras_object(model)
+    _write_text(os.path.join(directory, CONFIG_FILE), json.dumps(config, indent=2))
+    _atomic_write(os.path.join(directory, WEIGHTS_FILE), lambda temp: _save_weights(model, temp))
+    _write_text(os.path.join(directory, METADATA_FILE), json.dumps(info, indent=2, sort_keys=True))
+    if card is not None:
+        _write_text(os.path.join(directory, CARD_FILE), card)
+    return info
+
+
+def _save_weights(model, temp):
+    # Keras insists on the ".weights.h5" suffix; write there, then hand the file to the temp name.
+    h5 = temp + ".weights.h5"
+    try:
+        model.save_weights(h5)
+        os.replace(h5, temp)
+    finally:
+        if os.path.exists(h5):
+            os.remove(h5)
+
+
+def read_metadata(directory):
+    with open(os.path.join(directory, METADATA_FILE), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def check_versions(metadata):
+    """Refuses a preset saved by a newer kssl or another Keras major version, saying what to upgrade."""
+    saved_kssl = metadata.get("kssl_version", "0")
+    if _version_tuple(saved_kssl) > _version_tuple(kssl.__version__):
+        raise RuntimeError(
+            f"This preset was saved by kssl {saved_kssl}; you have kssl {kssl.__version__}. "
+            f"Upgrade: pip install 'kssl>={saved_kssl}'."
+        )
+    saved_keras = metadata.get("keras_version", "0")
+    if _version_tuple(saved_keras)[:1] != _version_tuple(keras.__version__)[:1]:
+        raise RuntimeError(
+            f"This preset was saved with Keras {saved_keras}; you have Keras {keras.__version__}. "
+            f"Install a matching major version: pip install 'keras>={saved_keras}'."
+        )
+
+
+def load(directory, include_head=False, trainable=True):
+    """Loads a preset directory.
+
+    Args:
+        directory: a directory written by `kssl.zoo.save`.
+        include_head: return the whole `SelfSupervisedModel` (heads and all) instead of its encoder.
+        trainable: False freezes the returned encoder.
+
+    Returns:
+        The encoder (a plain `keras.Model`), or the full model with `include_head=True`.
+    """
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"`directory` {directory!r} is not a preset directory.")
+    missing = [f for f in PRESET_FILES if not os.path.isfile(os.path.join(directory, f))]
+    if missing:
+        raise FileNotFoundError(f"`directory` {directory!r} is not a complete preset: missing {missing}.")
+    check_versions(read_metadata(directory))
+    with open(os.path.join(directory, CONFIG_FILE), encoding="utf-8") as f:
+        config = json.load(f)
+    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    if not isinstance(model, kssl.SelfSupervisedModel):
+        raise ValueError(f"{directory}/{CONFIG_FILE} does not describe a kssl.SelfSupervisedModel.")
+    model.load_weights(os.path.join(directory, WEIGHTS_FILE))
+    if include_head:
+        return model
+    model.encoder.trainable = trainable
+    return model.encoder

@@ -1,0 +1,26 @@
+import json
+import subprocess
+import sys
+
+from helpers import write_fake_fashion_mnist
+
+from kssl import cli
+
+
+def test_help_lists_the_commands():
+    out = subprocess.run([sys.executable, "-m", "kssl.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "pretrain" in out.stdout and "eval" in out.stdout
+
+
+def test_pretrain_then_eval(tmp_path, monkeypatch, capsys):
+    write_fake_fashion_mnist(tmp_path / "data" / "fashion_mnist", train=64, test=32)
+    monkeypatch.setenv("KSSL_DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / "run"
+    assert cli.main(["pretrain", "simclr", "--epochs", "1", "--batch_size", "16", "--out", str(out),
+                     "--verbose", "0"]) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["data"] == "fashion_mnist" and len(meta["history"]["loss"]) == 1
+    capsys.readouterr()
+    assert cli.main(["eval", "knn", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["protocol"] == "knn" and 0.0 <= result["accuracy"] <= 1.0

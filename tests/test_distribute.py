@@ -1,0 +1,64 @@
+"""Two replicas on two logical CPUs must give the one-device loss and update on the same global batch."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kssl
+from helpers import FlipLeftRight, Identity
+
+
+def one_step(strategy, x, initial_weights, gather_distributed=True):
+    with strategy.scope():
+        encoder = kssl.backbones.convnet((12, 12, 1), widths=(4, 8), name="enc")
+        model = kssl.methods.SimCLR(
+            encoder, projection_dim=8, temperature=0.5, augment=[Identity(), FlipLeftRight()],
+            gather_distributed=gather_distributed,
+        )
+        model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
+    loss = model.train_on_batch(x, return_dict=True)["loss"]
+    return float(loss), model.get_weights()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "conftest.py should have made two logical CPU devices"
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).random((16, 12, 12, 1)).astype("float32")
+    default = tf.distribute.get_strategy()
+    _, weights = one_step(default, x[:2], None)  # any weights: take a model's initial ones
+    return x, weights, default, tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
+def test_two_replicas_equal_one_device(setup):
+    x, weights, default, mirrored = setup
+    assert mirrored.num_replicas_in_sync == 2
+    loss_1, weights_1 = one_step(default, x, weights)
+    loss_2, weights_2 = one_step(mirrored, x, weights)
+    np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(weights_1, weights))
+    assert moved > 1e-4  # the step did change the weights
+    for a, b in zip(weights_2, weights_1):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_without_gathering_negatives_are_local_and_the_loss_differs(setup):
+    x, weights, default, mirrored = setup
+    loss_1, _ = one_step(default, x, weights)
+    loss_local, _ = one_step(mirrored, x, weights, gather_distributed=False)
+    assert abs(loss_local - loss_1) > 1e-3
+
+
+def test_gather_is_a_no_op_on_one_device():
+    x = tf.constant([[1.0, 2.0]])
+    assert kssl.distribute.all_gather(x) is x
+    assert kssl.distribute.replica_id() == 0
+
+
+def test_unknown_strategy_is_named():
+    with pytest.raises(ValueError, match="strategy"):
+        kssl.distribute.strategy("tpu_pod_please")

@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import pytest
+
+import kssl
+
+
+@pytest.fixture
+def model():
+    encoder = kssl.backbones.convnet((12, 12, 1), widths=(4, 8), name="tiny")
+    return kssl.methods.SimCLR(
+        encoder, projection_dim=8,
+        augment=kssl.augment.simclr_views(12, channels=1, grayscale_policy="brightness_contrast", seed=0),
+    )
+
+
+def test_preset_round_trip_gives_identical_features(tmp_path, model):
+    info = kssl.zoo.save(model, tmp_path, metadata={"data": "fashion_mnist"}, card="# tiny\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
+    assert info["method"] == "SimCLR" and info["encoder_parameters"] == model.encoder.count_params()
+    x = np.random.default_rng(0).random((4, 12, 12, 1)).astype("float32")
+    encoder = kssl.zoo.load(tmp_path, trainable=False)
+    np.testing.assert_array_equal(encoder.predict(x, verbose=0), model.encoder.predict(x, verbose=0))
+    assert not encoder.trainable
+    full = kssl.zoo.load(tmp_path, include_head=True)
+    assert isinstance(full, kssl.methods.SimCLR) and full.get_config() == model.get_config()
+
+
+def test_incomplete_preset_is_refused(tmp_path, model):
+    kssl.zoo.save(model, tmp_path)
+    (tmp_path / "model.weights.h5").unlink()
+    with pytest.raises(FileNotFoundError, match="missing"):
+        kssl.zoo.load(tmp_path)
+
+
+def test_newer_kssl_or_other_keras_major_is_refused(tmp_path, model):
+    kssl.zoo.save(model, tmp_path)
+    meta_path = tmp_path / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps(meta | {"kssl_version": "99.0.0"}))
+    with pytest.raises(RuntimeError, match="Upgrade: pip install 'kssl>=99.0.0'"):
+        kssl.zoo.load(tmp_path)
+    meta_path.write_text(json.dumps(meta | {"keras_version": "2.15.0"}))
+    with pytest.raises(RuntimeError, match="Keras 2.15.0"):
+        kssl.zoo.load(tmp_path)
+
+
+def test_no_temporary_files_are_left(tmp_path, model):
+    kssl.zoo.save(model, tmp_path)
+    kssl.zoo.save(model, tmp_path)  # overwrite in place
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
