@@ -150,9 +150,9 @@ class SelfSupervisedModel(keras.Model):
         return self.forward(x, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = ops.cast(self.ssl_loss(y_pred), "float32")
+        loss = self.ssl_loss(y_pred)
         if self.losses:  # weight regularisers
-            loss = loss + ops.cast(ops.sum(self.losses), "float32")
+            loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
         # Keras sums gradients over replicas: pre-divide so N replicas give the global-batch mean.
         return scale_loss_for_distribution(loss)
 

@@ -19,7 +19,7 @@ class ProjectionHead(keras.layers.Layer):
     Example:
     >>> import numpy as np, kssl
     >>> head = kssl.heads.ProjectionHead(hidden_dim=32, output_dim=8)
-    >>> head(np.zeros((4, 16), "float32")).shape
+    >>> tuple(head(np.zeros((4, 16), "float32")).shape)
     (4, 8)
     """
 

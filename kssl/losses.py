@@ -14,6 +14,11 @@ from kssl import distribute
 _LARGE_NUM = 1e9
 
 
+def _loss_dtype(x):
+    """float32 for float16/bfloat16/float32 inputs (mixed precision safe), float64 kept as is."""
+    return "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
+
+
 def _check_temperature(temperature):
     if not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"`temperature` must be a number > 0; got {temperature!r}.")
@@ -45,15 +50,17 @@ def nt_xent(z1, z2, temperature=0.5, gather_distributed=True):
     True
     """
     _check_temperature(temperature)
-    z1 = ops.normalize(ops.cast(z1, "float32"), axis=-1)
-    z2 = ops.normalize(ops.cast(z2, "float32"), axis=-1)
+    z1, z2 = ops.convert_to_tensor(z1), ops.convert_to_tensor(z2)
+    dtype = _loss_dtype(z1)
+    z1 = ops.normalize(ops.cast(z1, dtype), axis=-1)
+    z2 = ops.normalize(ops.cast(z2, dtype), axis=-1)
     if gather_distributed:
         z1_all, z2_all = distribute.all_gather(z1), distribute.all_gather(z2)
         offset = ops.cast(distribute.replica_id(), "int32") * ops.shape(z1)[0]
     else:
         z1_all, z2_all, offset = z1, z2, 0
     labels = offset + ops.arange(ops.shape(z1)[0], dtype="int32")
-    self_mask = ops.one_hot(labels, ops.shape(z1_all)[0], dtype="float32") * _LARGE_NUM
+    self_mask = ops.one_hot(labels, ops.shape(z1_all)[0], dtype=dtype) * _LARGE_NUM
     logits_aa = ops.matmul(z1, ops.transpose(z1_all)) / temperature - self_mask
     logits_bb = ops.matmul(z2, ops.transpose(z2_all)) / temperature - self_mask
     logits_ab = ops.matmul(z1, ops.transpose(z2_all)) / temperature

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kssl
-from helpers import FlipLeftRight, Identity
+from helpers import FlipLeftRight, Identity, smooth_images
 
 
 def one_step(strategy, x, initial_weights, gather_distributed=True):
@@ -16,10 +16,11 @@ def one_step(strategy, x, initial_weights, gather_distributed=True):
             encoder, projection_dim=8, temperature=0.5, augment=[Identity(), FlipLeftRight()],
             gather_distributed=gather_distributed,
         )
-        model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
+        model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=False)
     if initial_weights is not None:
         model.set_weights(initial_weights)
-    loss = model.train_on_batch(x, return_dict=True)["loss"]
+    # fit, not train_on_batch: Keras hands train_on_batch's whole batch to every replica.
+    loss = model.fit(x, batch_size=len(x), epochs=1, shuffle=False, verbose=0).history["loss"][0]
     return float(loss), model.get_weights()
 
 
@@ -28,14 +29,24 @@ def setup():
     devices = tf.config.list_logical_devices("CPU")
     assert len(devices) >= 2, "conftest.py should have made two logical CPU devices"
     keras.utils.set_random_seed(0)
-    x = np.random.default_rng(0).random((16, 12, 12, 1)).astype("float32")
+    x = smooth_images(16)
     default = tf.distribute.get_strategy()
     _, weights = one_step(default, x[:2], None)  # any weights: take a model's initial ones
     return x, weights, default, tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
 
 
-def test_two_replicas_equal_one_device(setup):
+@pytest.fixture
+def float64():
+    """Float64 makes rounding negligible, so any difference is the algorithm's (local negatives,
+    per-replica batch norm, a wrong loss scale), not the summation order."""
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+def test_two_replicas_equal_one_device(setup, float64):
     x, weights, default, mirrored = setup
+    weights = [w.astype("float64") for w in weights]
     assert mirrored.num_replicas_in_sync == 2
     loss_1, weights_1 = one_step(default, x, weights)
     loss_2, weights_2 = one_step(mirrored, x, weights)
@@ -43,6 +54,15 @@ def test_two_replicas_equal_one_device(setup):
     moved = max(float(np.abs(a - b).max()) for a, b in zip(weights_1, weights))
     assert moved > 1e-4  # the step did change the weights
     for a, b in zip(weights_2, weights_1):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-12)
+
+
+def test_two_replicas_equal_one_device_in_float32(setup):
+    x, weights, default, mirrored = setup
+    loss_1, weights_1 = one_step(default, x, weights)
+    loss_2, weights_2 = one_step(mirrored, x, weights)
+    np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
+    for a, b in zip(weights_2, weights_1):  # float32 sums in another order: 1e-6 absolute near zero
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
