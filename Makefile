@@ -8,7 +8,7 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 DEMO_EPOCHS ?= 4
 PYTEST_ARGS ?=
 
-.PHONY: demo test install data clean
+.PHONY: demo test run-tests install data clean
 
 install: $(STAMP)
 
@@ -26,8 +26,11 @@ data:
 demo: install data
 	$(BIN)/python examples/simclr_fashion_mnist.py --epochs $(DEMO_EPOCHS) --out out/demo
 
-# pytest exits 5 when it collects no test: that fails the target (and CI) like any other failure.
 test: install
+	@$(MAKE) --no-print-directory run-tests
+
+# pytest exits 5 when it collects no test: that fails the target (and CI) like any other failure.
+run-tests:
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; fi; exit $$rc
 

@@ -118,6 +118,10 @@ class RandomApply(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def build(self, input_shape):
+        self.layer.build(input_shape)
+        self.built = True
+
     def call(self, images, training=True):
         if not training or self.rate == 0.0:
             return images

@@ -14,8 +14,6 @@ import keras
 from keras import ops
 from keras.src.losses.loss import scale_loss_for_distribution
 
-from kssl import distribute
-
 
 def _serialize(obj):
     return None if obj is None else keras.saving.serialize_keras_object(obj)
@@ -128,10 +126,11 @@ class SelfSupervisedModel(keras.Model):
                 f"{name}: `x` must have {expected[-1]} channel(s), as the encoder expects; got "
                 f"{shape[-1]} (shape {shape})."
             )
-        if shape[0] is not None and shape[0] < self.min_batch_size * distribute.num_replicas():
+        # Inside a train step `x` is this replica's slice of the global batch.
+        if shape[0] is not None and shape[0] < self.min_batch_size:
             raise ValueError(
                 f"{name}: the batch must hold at least {self.min_batch_size} examples per replica; got "
-                f"{shape[0]} in all. Use a larger `batch_size`, and drop_remainder=True in tf.data."
+                f"{shape[0]}. Use a larger `batch_size`, and drop_remainder=True in tf.data."
             )
         return ops.cast(x, self.compute_dtype)
 

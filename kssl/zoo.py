@@ -33,6 +33,7 @@ def _atomic_write(path, write):
     os.close(fd)
     try:
         write(temp)
+        os.chmod(temp, 0o644)  # mkstemp makes 0600; presets are meant to be shared
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
