@@ -1,7 +1,34 @@
 """Evaluation protocols for frozen encoders: linear probe and kNN."""
 
+import numpy as np
+
 from kssl.eval.features import extract
 from kssl.eval.knn import knn, knn_predict
-from kssl.eval.linear import linear_probe
+from kssl.eval.linear import linear_probe, linear_probe_features
 
-__all__ = ["extract", "knn", "knn_predict", "linear_probe"]
+
+def evaluate(encoder, train, test, k=200, temperature=0.1, batch_size=1024):
+    """Linear-probe and kNN test accuracy of one frozen encoder, extracting its features once.
+
+    Args:
+        encoder: a `keras.Model` from images to vectors, or None for raw pixels.
+        train, test: splits with `.images` and `.labels`.
+
+    Returns:
+        {"linear": accuracy, "knn": accuracy, "linear_details": linear_probe's full result}.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> from kssl.datasets import Split
+    >>> x = np.repeat(np.eye(4, dtype="uint8")[:, None, :, None] * 255, 5, axis=0); y = np.repeat(np.arange(4), 5)
+    >>> kssl.eval.evaluate(None, Split(x, y), Split(x, y), k=3)["knn"]
+    1.0
+    """
+    train_x, test_x = extract(encoder, train, batch_size), extract(encoder, test, batch_size)
+    train_y, test_y = np.asarray(train.labels), np.asarray(test.labels)
+    linear = linear_probe_features(train_x, train_y, test_x, test_y)
+    predictions = knn_predict(train_x, train_y, test_x, k=k, temperature=temperature)
+    return {"linear": linear["accuracy"], "knn": float(np.mean(predictions == test_y)), "linear_details": linear}
+
+
+__all__ = ["evaluate", "extract", "knn", "knn_predict", "linear_probe", "linear_probe_features"]

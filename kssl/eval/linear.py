@@ -32,18 +32,24 @@ def linear_probe(encoder, train, test, C=1.0, max_iter=1000, batch_size=1024):
     >>> import numpy as np, kssl
     >>> from kssl.datasets import Split
     >>> rng = np.random.default_rng(0)
-    >>> x = rng.integers(0, 255, (200, 4, 4, 1)).astype("uint8"); y = (x[:, 0, 0, 0] > 127).astype(int)
-    >>> kssl.eval.linear_probe(None, Split(x[:100], y[:100]), Split(x[100:], y[100:]))["accuracy"] > 0.9
+    >>> x = rng.integers(0, 255, (1000, 2, 2, 1)).astype("uint8"); y = (x[:, 0, 0, 0] > 127).astype(int)
+    >>> kssl.eval.linear_probe(None, Split(x[:800], y[:800]), Split(x[800:], y[800:]))["accuracy"] > 0.9
     True
     """
+    return linear_probe_features(
+        extract(encoder, train, batch_size), _labels(train, "train"),
+        extract(encoder, test, batch_size), _labels(test, "test"), C=C, max_iter=max_iter,
+    )
+
+
+def linear_probe_features(train_x, train_y, test_x, test_y, C=1.0, max_iter=1000):
+    """`linear_probe` on features already extracted (arrays of shape (n, d) and labels (n,))."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    train_y, test_y = _labels(train, "train"), _labels(test, "test")
-    scaler = StandardScaler().fit(extract(encoder, train, batch_size))
-    train_x = scaler.transform(extract(encoder, train, batch_size))
-    test_x = scaler.transform(extract(encoder, test, batch_size))
+    scaler = StandardScaler().fit(train_x)
+    train_x, test_x = scaler.transform(train_x), scaler.transform(test_x)
     classifier = LogisticRegression(C=C, max_iter=max_iter)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
