@@ -95,3 +95,11 @@ def test_encoder_must_output_vectors():
         kssl.methods.SimCLR(feature_map)
     with pytest.raises(TypeError, match="`encoder` must be a keras.Model"):
         kssl.methods.SimCLR(keras.layers.Dense(3))
+
+
+def test_train_step_compiles_with_xla():
+    keras.utils.set_random_seed(0)
+    model = tiny_model(augment=kssl.augment.simclr_views(12, channels=1, grayscale_policy="brightness_contrast"))
+    model.compile(optimizer="adam", jit_compile=True)
+    loss = model.fit(batch(16), batch_size=8, epochs=1, verbose=0).history["loss"][0]
+    assert model.jit_compile and np.isfinite(loss)
