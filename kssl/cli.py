@@ -3,6 +3,7 @@
     kssl pretrain simclr --dataset fashion_mnist --epochs 20 --out out/simclr
     kssl eval linear out/simclr
     kssl eval knn out/simclr
+    kssl zoo list | info NAME | load NAME
 """
 
 import argparse
@@ -63,6 +64,25 @@ def _eval(args):
     return 0
 
 
+def _zoo(args):
+    import kssl
+
+    if args.action == "list":
+        for name in kssl.zoo.list():
+            spec = kssl.zoo.hub.entry(name)
+            print(f"{name:<24} {spec['repo_id']}@{spec['revision'][:12]}  {json.dumps(spec.get('metric', {}))}")
+        return 0
+    if not args.name:
+        raise SystemExit(f"kssl zoo {args.action}: give a NAME (see `kssl zoo list`)")
+    if args.action == "info":
+        print(json.dumps({"name": args.name, **kssl.zoo.hub.entry(args.name)}, indent=2))
+        return 0
+    encoder = kssl.zoo.load(args.name)
+    print(f"{args.name}: {encoder.name}, input {encoder.input_shape[1:]}, output {encoder.output_shape[1:]}, "
+          f"{encoder.count_params()} parameters, cached in {kssl.zoo.hub.fetch(args.name)}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="kssl", description="Self-supervised learning for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +111,11 @@ def build_parser():
     evaluate.add_argument("preset", help="preset directory")
     evaluate.add_argument("--dataset", default=None, help="default: the dataset the preset was trained on")
     evaluate.set_defaults(run=_eval)
+
+    zoo = commands.add_parser("zoo", help="list, describe or download registry presets")
+    zoo.add_argument("action", choices=["list", "info", "load"])
+    zoo.add_argument("name", nargs="?", help="registry name (for info and load)")
+    zoo.set_defaults(run=_zoo)
     return parser
 
 

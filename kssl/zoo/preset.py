@@ -64,14 +64,7 @@ def save(model, directory, metadata=None, card=None):
     Returns:
         The metadata dict written.
 
-    Example:
-    >>> import kssl, tempfile
-    >>> model = kssl.methods.SimCLR(kssl.backbones.convnet((28, 28, 1), widths=(8,)), projection_dim=8)
-    >>> directory = tempfile.mkdtemp()
-    >>> kssl.zoo.save(model, directory)["method"]
-    'SimCLR'
-    >>> kssl.zoo.load(directory).output_shape
-    (None, 8)
+    Example: see `kssl.zoo.load`.
     """
     if not isinstance(model, kssl.SelfSupervisedModel):
         raise TypeError(f"`model` must be a kssl.SelfSupervisedModel; got {type(model).__name__}.")

@@ -1,0 +1,43 @@
+"""The kssl model zoo: presets (local directories) and the Hub registry.
+
+    kssl.zoo.save(model, "out/simclr")          # a preset directory
+    kssl.zoo.load("out/simclr")                 # its encoder
+    kssl.zoo.load("simclr_fmnist")              # a registry name: cached or downloaded, then verified
+    kssl.zoo.list()                             # registry names
+"""
+
+import os
+
+from kssl.zoo import hub
+from kssl.zoo.preset import (  # noqa: F401
+    CARD_FILE, CONFIG_FILE, METADATA_FILE, PRESET_FILES, WEIGHTS_FILE, check_versions, read_metadata, save,
+)
+from kssl.zoo import preset as _preset
+
+
+def list():  # noqa: A001 - the zoo's own name for it
+    """Names in the registry, sorted."""
+    return sorted(hub.registry())
+
+
+def load(name, revision=None, include_head=False, trainable=True):
+    """Loads a preset's encoder (or the whole model with `include_head=True`).
+
+    Args:
+        name: a preset directory, or a registry name (see `kssl.zoo.list()`), fetched from the cache or
+            downloaded at its pinned revision, and checksum-verified before anything is deserialised.
+        revision: the pinned commit (default); any other is refused, having no checksums to verify.
+        include_head: return the whole `SelfSupervisedModel`.
+        trainable: False freezes the returned encoder.
+
+    Example:
+    >>> import kssl, tempfile
+    >>> model = kssl.methods.SimCLR(kssl.backbones.convnet((28, 28, 1), widths=(8,)), projection_dim=8)
+    >>> directory = tempfile.mkdtemp()
+    >>> kssl.zoo.save(model, directory)["method"]
+    'SimCLR'
+    >>> kssl.zoo.load(directory).output_shape
+    (None, 8)
+    """
+    directory = str(name) if os.path.isdir(str(name)) else hub.fetch(name, revision)
+    return _preset.load(directory, include_head=include_head, trainable=trainable)
