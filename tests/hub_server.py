@@ -1,12 +1,20 @@
 """A test fixture that serves files the way the Hugging Face Hub's `resolve` endpoint does, on 127.0.0.1.
 
-It implements only what `huggingface_hub.hf_hub_download` calls: HEAD and GET
-`/{repo_id}/resolve/{revision}/{filename}`, answering with `X-Repo-Commit`, `ETag` and
-`Content-Length`. No self-hostable Hub server is on PyPI, hence this.
+It implements only what kssl's calls into `huggingface_hub` use:
+- downloads (`hf_hub_download`): HEAD and GET `/{repo_id}/resolve/{revision}/{filename}`, answering
+  with `X-Repo-Commit`, `ETag` and `Content-Length`;
+- publishing (`HfApi`): `POST /api/repos/create`, `GET /api/models/{repo}/refs`,
+  `POST /api/models/{repo}/preupload/{rev}` (every file "regular", so no LFS/Xet),
+  `POST /api/models/{repo}/commit/{rev}` (NDJSON, base64 contents), `POST|DELETE .../tag/{name}`,
+  `POST /api/validate-yaml`.
+  Writes need `Authorization: Bearer <token>` equal to `token`.
+No self-hostable Hub server is on PyPI, hence this.
 """
 
+import base64
 import hashlib
 import http.server
+import json
 import threading
 
 
@@ -15,6 +23,9 @@ class HubServer:
 
     def __init__(self):
         self.files = {}
+        self.tags = {}  # (repo_id, tag) -> commit
+        self.heads = {}  # repo_id -> latest commit
+        self.token = "hf_test_token_do_not_print"
         self.truncate = set()  # keys whose GET stops half-way, as a dropped connection does
         self.requests = []
         server = self
@@ -35,6 +46,77 @@ class HubServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
 
+            def _json(self, status, payload):
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _api(self):
+                """Handles /api/...; returns False for other paths."""
+                path = self.path.split("?")[0]
+                if not path.startswith("/api/"):
+                    return False
+                server.requests.append((self.command, path))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command != "GET" and self.headers.get("Authorization") != f"Bearer {server.token}":
+                    self._json(401, {"error": "Invalid credentials"})
+                    return True
+                parts = path.strip("/").split("/")
+                if parts[1:] == ["validate-yaml"]:  # model-card front matter check before a commit
+                    self._json(200, {"errors": [], "warnings": []})
+                    return True
+                if parts[1:] == ["repos", "create"]:
+                    data = json.loads(body)
+                    repo = f"{data.get('organization') or 'user'}/{data['name']}" if "/" not in data["name"] else data["name"]
+                    server.heads.setdefault(repo, "0" * 40)
+                    self._json(200, {"url": f"{server.endpoint}/{repo}"})
+                    return True
+                repo, action = "/".join(parts[2:4]), parts[4] if len(parts) > 4 else ""
+                if action == "refs":
+                    tags = [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": c}
+                            for (r, t), c in server.tags.items() if r == repo]
+                    head = server.heads.get(repo, "0" * 40)
+                    self._json(200, {"branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": head}],
+                                     "converts": [], "tags": tags, "pullRequests": []})
+                elif action == "preupload":
+                    files = json.loads(body)["files"]
+                    self._json(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                               for f in files]})
+                elif action == "commit":
+                    added = {}
+                    for line in body.splitlines():
+                        item = json.loads(line)
+                        if item["key"] == "file":
+                            added[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                    commit = hashlib.sha1(repr(sorted(added.items())).encode()).hexdigest()
+                    for filename, content in added.items():
+                        server.files[(repo, commit, filename)] = content
+                        server.files[(repo, "main", filename)] = content
+                    server.heads[repo] = commit
+                    self._json(200, {"commitUrl": f"{server.endpoint}/{repo}/commit/{commit}", "commitOid": commit})
+                elif action == "tag" and self.command == "DELETE":
+                    server.tags.pop((repo, parts[5]), None)
+                    self._json(200, {})
+                elif action == "tag":
+                    tag = json.loads(body)["tag"]
+                    if (repo, tag) in server.tags:
+                        self._json(409, {"error": f"tag {tag} exists"})
+                    else:
+                        server.tags[(repo, tag)] = parts[5]
+                        self._json(200, {})
+                else:
+                    self._json(404, {"error": f"not implemented in the test Hub: {self.command} {path}"})
+                return True
+
+            def do_POST(self):  # noqa: N802
+                self._api() or self._json(404, {"error": "unknown"})
+
+            def do_DELETE(self):  # noqa: N802
+                self._api() or self._json(404, {"error": "unknown"})
+
             def do_HEAD(self):  # noqa: N802
                 found = self._find()
                 if not found or found[1] is None:
@@ -45,6 +127,8 @@ class HubServer:
                 self._headers(found[0], found[1])
 
             def do_GET(self):  # noqa: N802
+                if self._api():
+                    return
                 found = self._find()
                 if not found or found[1] is None:
                     self.send_response(404)
