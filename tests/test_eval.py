@@ -52,3 +52,28 @@ def test_encoder_features_are_used():
     encoder = kssl.backbones.convnet((8, 8, 1), widths=(4,))
     split = Split(np.zeros((10, 8, 8, 1), np.uint8), np.zeros(10, int))
     assert kssl.eval.extract(encoder, split).shape == (10, 4)
+
+
+def test_label_subsets_are_balanced_and_reproducible():
+    labels = np.repeat(np.arange(10), 100)
+    split = Split(np.zeros((1000, 2, 2, 1), np.uint8), labels)
+    subset = kssl.eval.label_subset(split, 0.1, seed=3)
+    assert np.bincount(subset.labels).tolist() == [10] * 10
+    np.testing.assert_array_equal(kssl.eval.label_subset(split, 0.1, seed=3).labels, subset.labels)
+    assert kssl.eval.label_subset(split, 0.001, seed=0).labels.tolist() == list(range(10))  # >= 1 per class
+    with pytest.raises(ValueError, match="`fraction`"):
+        kssl.eval.label_subset(split, 0.0)
+
+
+def test_finetune_leaves_the_encoder_untouched_and_learns():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    images = np.zeros((200, 8, 8, 1), np.uint8)
+    images[labels == 1, :4] = 255  # class 1: bright top half
+    split = Split(images, labels)
+    encoder = kssl.backbones.convnet((8, 8, 1), widths=(4,))
+    before = [w.copy() for w in encoder.get_weights()]
+    result = kssl.eval.finetune(encoder, split, split, fraction=0.5, epochs=30, batch_size=8)
+    assert result["accuracy"] > 0.9 and result["labelled_examples"] == 100
+    for a, b in zip(encoder.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -1,8 +1,9 @@
-"""Evaluation protocols for frozen encoders: linear probe and kNN."""
+"""Evaluation protocols: linear probe and kNN on frozen features, fine-tuning on a fraction of labels."""
 
 import numpy as np
 
 from kssl.eval.features import extract
+from kssl.eval.finetune import finetune, label_subset
 from kssl.eval.knn import knn, knn_predict
 from kssl.eval.linear import linear_probe, linear_probe_features
 
@@ -31,4 +32,6 @@ def evaluate(encoder, train, test, k=200, temperature=0.1, batch_size=1024):
     return {"linear": linear["accuracy"], "knn": float(np.mean(predictions == test_y)), "linear_details": linear}
 
 
-__all__ = ["evaluate", "extract", "knn", "knn_predict", "linear_probe", "linear_probe_features"]
+__all__ = [
+    "evaluate", "extract", "finetune", "knn", "knn_predict", "label_subset", "linear_probe", "linear_probe_features",
+]
