@@ -109,7 +109,7 @@ def resnet(depth=18, input_shape=(32, 32, 3), width=64, small_input=None, name=N
     return keras.Model(inputs, outputs, name=name)
 
 
-def convnet(input_shape=(28, 28, 1), widths=(32, 64, 128), convs_per_stage=2, name="convnet"):
+def convnet(input_shape=(28, 28, 1), widths=(32, 64, 128), convs_per_stage=1, name="convnet"):
     """A small VGG-style CNN for CPU-sized experiments: per stage, `convs_per_stage` x (3x3 conv, BN,
     ReLU) then 2x2 max-pool (none after the last stage), then global average pooling.
 

@@ -94,7 +94,7 @@ def build_parser():
     pretrain.add_argument("--out", required=True, help="output preset directory (also holds backup/ to resume)")
     pretrain.add_argument("--backbone", default="convnet", help="convnet, resnet18, resnet34 or resnet50")
     pretrain.add_argument("--width", type=int, default=64, help="first-stage width of a resnet backbone")
-    pretrain.add_argument("--batch_size", type=int, default=256, help="global batch size")
+    pretrain.add_argument("--batch_size", type=int, default=128, help="global batch size")
     pretrain.add_argument("--learning_rate", type=float, default=2e-3, help="peak AdamW learning rate")
     pretrain.add_argument("--weight_decay", type=float, default=1e-4)
     pretrain.add_argument("--temperature", type=float, default=0.2)

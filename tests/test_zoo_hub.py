@@ -108,3 +108,29 @@ def test_cli_zoo_commands(published, capsys):
     assert json.loads(capsys.readouterr().out)["revision"] == REVISION
     assert cli.main(["zoo", "load", "tiny_simclr"]) == 0
     assert "output (8,)" in capsys.readouterr().out
+
+
+def test_bundled_entry_loads_offline_and_is_verified(tmp_path, monkeypatch):
+    model = kssl.methods.SimCLR(kssl.backbones.convnet((12, 12, 1), widths=(4,), name="tiny"), projection_dim=8)
+    bundled = tmp_path / "bundled"
+    kssl.zoo.save(model, bundled / "tiny_bundled")
+    registry = {"tiny_bundled": {"bundled": True, "repo_id": "kssl/tiny_bundled", "revision": "bundled-1",
+                                 "files": hub.files_with_checksums(bundled / "tiny_bundled")}}
+    (tmp_path / "registry.json").write_text(json.dumps(registry))
+    monkeypatch.setenv("KSSL_ZOO_REGISTRY", str(tmp_path / "registry.json"))
+    monkeypatch.setattr(hub, "BUNDLED_DIR", str(bundled))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: any download would fail
+    assert kssl.zoo.load("tiny_bundled").output_shape == (None, 4)
+    (bundled / "tiny_bundled" / "model.weights.h5").write_bytes(b"not weights")
+    with pytest.raises(hub.ChecksumError, match="model.weights.h5"):
+        kssl.zoo.load("tiny_bundled")
+
+
+def test_shipped_registry_entries_verify():
+    """Every entry in the package's own registry that ships bundled files loads and matches its pins."""
+    shipped = hub.registry(hub.REGISTRY_FILE)
+    for name, spec in shipped.items():
+        assert len(spec["revision"]) > 8 and set(spec["files"]) >= {"config.json", "model.weights.h5", "metadata.json"}
+        if spec.get("bundled"):
+            hub.verify(os.path.join(hub.BUNDLED_DIR, name), spec["files"])

@@ -6,6 +6,8 @@ lists the SHA-256 of every preset file:
     "simclr_fmnist": {"repo_id": "org/name", "revision": "<40-hex commit>",
                       "files": {"config.json": "<sha256>", ...}, "metric": {...}}
 
+An entry with `"bundled": true` ships its files in kssl/zoo/bundled/<name>/ (verified the same way).
+
 `fetch` downloads the pinned files with `huggingface_hub` (honouring HF_ENDPOINT, HF_HUB_OFFLINE
 and HF_HOME) into a temporary directory, verifies every checksum, and only then renames the
 directory into the cache, so the cache never holds a file that was not verified.
@@ -20,7 +22,9 @@ import tempfile
 
 from kssl.zoo import preset
 
-REGISTRY_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "registry.json")
+HERE = os.path.dirname(os.path.abspath(__file__))
+REGISTRY_FILE = os.path.join(HERE, "registry.json")
+BUNDLED_DIR = os.path.join(HERE, "bundled")  # small presets shipped inside the package
 
 
 class ChecksumError(ValueError):
@@ -83,6 +87,10 @@ def fetch(name, revision=None):
             f"`revision` {revision!r} is not the one the registry pins for {name!r} ({pinned}); only pinned "
             "revisions have checksums to verify against."
         )
+    if spec.get("bundled"):  # ships with kssl: no network, same verification
+        bundled = os.path.join(BUNDLED_DIR, name)
+        verify(bundled, spec["files"])
+        return bundled
     final = os.path.join(cache_dir(), name, pinned)
     if os.path.isdir(final):
         verify(final, spec["files"])  # a cache file edited or corrupted since is refused too
