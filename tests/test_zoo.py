@@ -50,3 +50,8 @@ def test_no_temporary_files_are_left(tmp_path, model):
     kssl.zoo.save(model, tmp_path)
     kssl.zoo.save(model, tmp_path)  # overwrite in place
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_missing_directory_is_named_as_a_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="looks like a path"):
+        kssl.zoo.load(str(tmp_path / "nothing_here"))

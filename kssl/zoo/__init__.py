@@ -39,5 +39,11 @@ def load(name, revision=None, include_head=False, trainable=True):
     >>> kssl.zoo.load(directory).output_shape
     (None, 8)
     """
-    directory = str(name) if os.path.isdir(str(name)) else hub.fetch(name, revision)
+    name = os.fspath(name)
+    if os.path.isdir(name):
+        directory = name
+    elif os.sep in name or name.startswith("."):
+        raise FileNotFoundError(f"`name` {name!r} looks like a path but is not a preset directory.")
+    else:
+        directory = hub.fetch(name, revision)
     return _preset.load(directory, include_head=include_head, trainable=trainable)
