@@ -126,6 +126,11 @@ class SelfSupervisedModel(keras.Model):
                 f"{name}: `x` must have {expected[-1]} channel(s), as the encoder expects; got "
                 f"{shape[-1]} (shape {shape})."
             )
+        if "int" in keras.backend.standardize_dtype(x.dtype):
+            raise ValueError(
+                f"{name}: `x` must be float images in [0, 1]; got dtype {keras.backend.standardize_dtype(x.dtype)}. "
+                "Divide by 255 (kssl.datasets pipelines do)."
+            )
         # Inside a train step `x` is this replica's slice of the global batch.
         if shape[0] is not None and shape[0] < self.min_batch_size:
             raise ValueError(

@@ -88,6 +88,11 @@ def test_wrong_channel_count_is_refused():
         tiny_model()(batch(8, channels=3))
 
 
+def test_integer_images_are_refused():
+    with pytest.raises(ValueError, match="`x` must be float images in \\[0, 1\\]; got dtype uint8"):
+        tiny_model()((batch(8) * 255).astype("uint8"))
+
+
 def test_encoder_must_output_vectors():
     inputs = keras.Input((12, 12, 1))
     feature_map = keras.Model(inputs, keras.layers.Conv2D(4, 3)(inputs))
