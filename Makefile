@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kssl-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-DEMO_EPOCHS ?= 3
+DEMO_EPOCHS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: demo test run-tests install data clean

@@ -1,6 +1,6 @@
 """SimCLR on Fashion-MNIST, end to end: pretrain with model.fit, evaluate, save and reload the preset.
 
-    python examples/simclr_fashion_mnist.py --epochs 3 --out out/demo     # what `make demo` runs
+    python examples/simclr_fashion_mnist.py --epochs 2 --out out/demo     # what `make demo` runs
 
 Prints one table (linear probe and kNN accuracy on the test set) for raw pixels, the same encoder at
 its random initialisation, and the SimCLR encoder; writes it to OUT/results.json; saves the preset
@@ -14,7 +14,7 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_integer("epochs", 3, "Pretraining epochs.")
+flags.DEFINE_integer("epochs", 2, "Pretraining epochs.")
 flags.DEFINE_integer("batch_size", 128, "Global batch size (pairs per step).")
 flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate (cosine decay to 0).")
 flags.DEFINE_float("temperature", 0.2, "NT-Xent temperature.")
