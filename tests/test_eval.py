@@ -77,3 +77,17 @@ def test_finetune_leaves_the_encoder_untouched_and_learns():
     assert result["accuracy"] > 0.9 and result["labelled_examples"] == 100
     for a, b in zip(encoder.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_batch_norm_recalibration_sets_population_statistics():
+    import keras
+
+    from kssl.eval.finetune import recalibrate_batch_norm
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
+    images = np.random.default_rng(0).normal(loc=5.0, scale=2.0, size=(512, 3)).astype("float32")
+    recalibrate_batch_norm(model, images, batch_size=128)
+    bn = model.layers[0]
+    np.testing.assert_allclose(np.asarray(bn.moving_mean), 5.0, atol=0.3)
+    np.testing.assert_allclose(np.asarray(bn.moving_variance), 4.0, rtol=0.25)
+    assert bn.momentum == 0.99  # restored

@@ -21,10 +21,42 @@ def label_subset(split, fraction, seed=0):
     return Split(split.images[index], labels[index])
 
 
+def _batch_norm_layers(layer):
+    found = [layer] if isinstance(layer, keras.layers.BatchNormalization) else []
+    for child in getattr(layer, "layers", []):
+        found += _batch_norm_layers(child)
+    return found
+
+
+def recalibrate_batch_norm(model, images, batch_size=64, steps=100, seed=0):
+    """Re-estimates every batch-norm layer's moving statistics with the model's final weights
+    ("precise BN", Wu & Johnson 2021): forward passes in training mode over random batches of `images`,
+    with momentum 0.9 so the estimate forgets the training trajectory; no weight changes.
+
+    Needed after short fine-tuning: with Keras' momentum 0.99 the moving averages lag weights that moved
+    a lot in a few hundred steps, and inference-mode accuracy collapses.
+    """
+    layers = _batch_norm_layers(model)
+    if not layers:
+        return
+    momenta = [layer.momentum for layer in layers]
+    rng = np.random.default_rng(seed)
+    try:
+        for layer in layers:
+            layer.momentum = 0.9
+        for _ in range(steps):
+            batch = images[rng.choice(len(images), size=min(batch_size, len(images)), replace=False)]
+            model(batch, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+
+
 def finetune(encoder, train, test, fraction=0.01, seed=0, epochs=30, batch_size=64, learning_rate=1e-3,
              from_scratch=False):
     """Fine-tunes a copy of `encoder` (all layers) with a new linear classifier on a class-balanced
-    `fraction` of `train`'s labels, then reports test accuracy. `encoder` itself is not changed.
+    `fraction` of `train`'s labels, re-estimates batch-norm statistics on that subset with the final
+    weights (`recalibrate_batch_norm`), then reports test accuracy. `encoder` itself is not changed.
 
     Args:
         encoder: a `keras.Model` from images to vectors (e.g. `kssl.zoo.load(...)`).
@@ -56,7 +88,9 @@ def finetune(encoder, train, test, fraction=0.01, seed=0, epochs=30, batch_size=
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    classifier.fit(subset.float_images(), subset.labels, batch_size=batch_size, epochs=epochs, verbose=0)
+    images = subset.float_images()
+    classifier.fit(images, subset.labels, batch_size=batch_size, epochs=epochs, verbose=0)
+    recalibrate_batch_norm(classifier, images, batch_size=batch_size, seed=seed)
     _, accuracy = classifier.evaluate(test.float_images(), np.asarray(test.labels), batch_size=1024, verbose=0)
     return {"accuracy": float(accuracy), "labelled_examples": len(subset), "fraction": fraction,
             "from_scratch": from_scratch}
