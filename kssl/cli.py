@@ -77,9 +77,10 @@ def _zoo(args):
     if args.action == "info":
         print(json.dumps({"name": args.name, **kssl.zoo.hub.entry(args.name)}, indent=2))
         return 0
-    encoder = kssl.zoo.load(args.name)
+    directory = kssl.zoo.hub.fetch(args.name)  # cached or downloaded, verified
+    encoder = kssl.zoo.load(directory)
     print(f"{args.name}: {encoder.name}, input {encoder.input_shape[1:]}, output {encoder.output_shape[1:]}, "
-          f"{encoder.count_params()} parameters, cached in {kssl.zoo.hub.fetch(args.name)}")
+          f"{encoder.count_params()} parameters, verified in {directory}")
     return 0
 
 

@@ -11,6 +11,7 @@ and still calls the base.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 from keras.src.losses.loss import scale_loss_for_distribution
 
@@ -143,8 +144,6 @@ class SelfSupervisedModel(keras.Model):
         x = self.check_images(x)
         if self.min_batch_size > 1 and x.shape[0] is None:
             # The batch size is only known at run time (e.g. the last, partial batch of an epoch).
-            import tensorflow as tf
-
             tf.debugging.assert_greater_equal(
                 tf.shape(x)[0],
                 self.min_batch_size,

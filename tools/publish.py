@@ -60,7 +60,7 @@ def validate(preset, name):
         raise PublishError(f"{preset}/metadata.json must hold 'metrics' and the 'command' that measured them.")
     card = os.path.join(preset, kssl.zoo.CARD_FILE)
     if not os.path.isfile(card):
-        kssl.zoo.preset._write_text(card, _card_from_metadata(name, metadata))
+        kssl.zoo.preset.write_text_atomic(card, _card_from_metadata(name, metadata))
     return metadata, hub.files_with_checksums(preset)
 
 
@@ -112,7 +112,7 @@ def publish(preset, repo_id, name=None, tag=None, registry=None, dry_run=False, 
     path = registry or hub.REGISTRY_FILE
     entries = hub.registry(path) if os.path.exists(path) else {}
     entries[name] = spec
-    preset_lib._write_text(path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    preset_lib.write_text_atomic(path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
     out(f"published {name!r}: {repo_id}@{commit.oid} (tag {tag}); registry {path} updated")
     return spec
 

@@ -40,7 +40,7 @@ def _atomic_write(path, write):
             os.remove(temp)
 
 
-def _write_text(path, text):
+def write_text_atomic(path, text):
     def write(temp):
         with open(temp, "w", encoding="utf-8") as f:
             f.write(text)
@@ -85,11 +85,11 @@ def save(model, directory, metadata=None, card=None):
     }
     info.update(metadata or {})
     config = keras.saving.serialize_keras_object(model)
-    _write_text(os.path.join(directory, CONFIG_FILE), json.dumps(config, indent=2))
+    write_text_atomic(os.path.join(directory, CONFIG_FILE), json.dumps(config, indent=2))
     _atomic_write(os.path.join(directory, WEIGHTS_FILE), lambda temp: _save_weights(model, temp))
-    _write_text(os.path.join(directory, METADATA_FILE), json.dumps(info, indent=2, sort_keys=True))
+    write_text_atomic(os.path.join(directory, METADATA_FILE), json.dumps(info, indent=2, sort_keys=True))
     if card is not None:
-        _write_text(os.path.join(directory, CARD_FILE), card)
+        write_text_atomic(os.path.join(directory, CARD_FILE), card)
     return info
 
 
