@@ -120,9 +120,9 @@ def fetch(name, revision=None):
         except OSError:
             if not os.path.isdir(final):  # not a concurrent download that finished first
                 raise
+            verify(final, spec["files"])  # the other download's files: check them too
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-    verify(final, spec["files"])
     return final
 
 
