@@ -10,7 +10,6 @@ resumes an interrupted training run from OUT/backup/.
 
 import json
 import os
-import time
 
 from absl import app, flags
 
@@ -52,29 +51,16 @@ def main(argv):
     model = kssl.methods.SimCLR(
         encoder, projection_dim=FLAGS.projection_dim, temperature=FLAGS.temperature, augment=augment
     )
-    steps = FLAGS.epochs * (len(train) // FLAGS.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(FLAGS.learning_rate, decay_steps=max(steps, 1))
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4))
-    os.makedirs(FLAGS.out, exist_ok=True)
-    start = time.time()
-    history = model.fit(
-        train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed),
-        epochs=FLAGS.epochs,
-        callbacks=[keras.callbacks.BackupAndRestore(os.path.join(FLAGS.out, "backup"))],
+    history, train_seconds = kssl.training.pretrain(
+        model, train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed), FLAGS.epochs,
+        learning_rate=FLAGS.learning_rate, out=FLAGS.out,
     )
-    train_seconds = time.time() - start
 
-    results = {}
-    for name, candidate in (("raw_pixels", None), ("random_init", random_encoder), ("simclr", model.encoder)):
-        start_eval = time.time()
-        result = kssl.eval.evaluate(candidate, data.train, data.test)
-        results[name] = {"linear": result["linear"], "knn": result["knn"],
-                         "probe_converged": result["linear_details"]["converged"],
-                         "eval_seconds": round(time.time() - start_eval, 1)}
+    results = kssl.eval.compare(
+        {"raw_pixels": None, "random_init": random_encoder, "simclr": model.encoder}, data.train, data.test
+    )
     print(f"\nFashion-MNIST test accuracy ({FLAGS.epochs} epochs of SimCLR, {train_seconds:.0f} s)")
-    print(f"| {'features':<12} | linear | kNN    |\n|{'-' * 14}|--------|--------|")
-    for name, row in results.items():
-        print(f"| {name:<12} | {row['linear']:.4f} | {row['knn']:.4f} |")
+    print(kssl.eval.markdown_table(results))
 
     run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "train_examples": len(train),
            "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1])}
