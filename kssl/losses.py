@@ -72,3 +72,224 @@ def nt_xent(z1, z2, temperature=0.5, gather_distributed=True):
         labels, ops.concatenate([logits_ba, logits_bb], axis=1), from_logits=True
     )
     return ops.mean(loss_a + loss_b) / 2.0
+
+
+def info_nce(query, positive_key, negative_keys=None, temperature=0.07, normalize=True, gather_distributed=True):
+    """InfoNCE (van den Oord et al., 2018), in the form MoCo (He et al., 2020) writes it:
+
+        loss = -log  exp(q . k+ / t) / ( exp(q . k+ / t) + sum_{k-} exp(q . k- / t) )
+
+    Args:
+        query: `(n, d)` queries q.
+        positive_key: `(n, d)` their positive keys k+ (row i is query i's positive).
+        negative_keys: `(K, d)` negatives shared by every query (MoCo's queue). None: the negatives
+            of query i are the other queries' positive keys of the (global) batch.
+        temperature: t > 0.
+        normalize: L2-normalise q and keys first (cosine similarity, as in MoCo); False gives the raw
+            dot product (CPC's bilinear score).
+        gather_distributed: with `negative_keys=None`, take the in-batch negatives from every replica.
+
+    Returns:
+        Scalar float32: mean over this replica's n queries.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> q = np.eye(4, 8, dtype="float32")
+    >>> easy = float(kssl.losses.info_nce(q, q, negative_keys=-q, temperature=0.1))
+    >>> hard = float(kssl.losses.info_nce(q, -q, negative_keys=q, temperature=0.1))
+    >>> easy < 0.01 < 10 < hard
+    True
+    """
+    _check_temperature(temperature)
+    query = ops.convert_to_tensor(query)
+    dtype = _loss_dtype(query)
+    query, positive_key = ops.cast(query, dtype), ops.cast(positive_key, dtype)
+    if normalize:
+        query, positive_key = ops.normalize(query, axis=-1), ops.normalize(positive_key, axis=-1)
+    if negative_keys is None:
+        keys = distribute.all_gather(positive_key) if gather_distributed else positive_key
+        offset = ops.cast(distribute.replica_id(), "int32") * ops.shape(query)[0] if gather_distributed else 0
+        labels = offset + ops.arange(ops.shape(query)[0], dtype="int32")
+        logits = ops.matmul(query, ops.transpose(keys)) / temperature
+    else:
+        negative_keys = ops.cast(negative_keys, dtype)
+        if normalize:
+            negative_keys = ops.normalize(negative_keys, axis=-1)
+        positive = ops.sum(query * positive_key, axis=-1, keepdims=True)
+        logits = ops.concatenate([positive, ops.matmul(query, ops.transpose(negative_keys))], axis=1) / temperature
+        labels = ops.zeros((ops.shape(query)[0],), "int32")  # the positive is column 0
+    return ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+
+def _check_margin(margin):
+    if not isinstance(margin, (int, float)) or margin < 0:
+        raise ValueError(f"`margin` must be a number >= 0; got {margin!r}.")
+
+
+def _safe_sqrt(squared):
+    # sqrt has an infinite gradient at 0 (identical embeddings): clamp, then give exact 0 back.
+    return ops.where(squared > 0, ops.sqrt(ops.maximum(squared, 1e-16)), ops.zeros_like(squared))
+
+
+def margin_contrastive(x1, x2, similar, margin=1.0, sample_weight=None):
+    """Margin contrastive loss of siamese networks (Hadsell, Chopra & LeCun, 2006), per pair:
+
+        l = y d^2 + (1 - y) max(0, m - d)^2,    d = ||x1 - x2||_2,  y = 1 for a similar pair
+
+    Args:
+        x1, x2: `(n, d)` the two sides of n pairs.
+        similar: `(n,)` 1 (or True) for similar pairs, 0 for dissimilar ones.
+        margin: m >= 0; dissimilar pairs farther apart than m cost nothing.
+        sample_weight: optional `(n,)` weights; the result is sum(w l) / sum(w).
+
+    Returns:
+        Scalar float32: the (weighted) mean over the n pairs.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> x1, x2 = np.zeros((2, 2), "float32"), np.array([[0.6, 0.8], [0.3, 0.4]], "float32")
+    >>> round(float(kssl.losses.margin_contrastive(x1, x2, [1, 0], margin=1.0)), 4)   # (1 + 0.25) / 2
+    0.625
+    """
+    _check_margin(margin)
+    x1 = ops.convert_to_tensor(x1)
+    dtype = _loss_dtype(x1)
+    x1, x2 = ops.cast(x1, dtype), ops.cast(x2, dtype)
+    y = ops.cast(ops.convert_to_tensor(similar), dtype)
+    squared = ops.sum(ops.square(x1 - x2), axis=-1)
+    per_pair = y * squared + (1.0 - y) * ops.square(ops.relu(margin - _safe_sqrt(squared)))
+    if sample_weight is None:
+        return ops.mean(per_pair)
+    weight = ops.cast(sample_weight, dtype)
+    return ops.sum(weight * per_pair) / ops.maximum(ops.sum(weight), 1e-12)
+
+
+DISTANCES = ("squared_euclidean", "euclidean", "cosine")
+MINING = ("batch_all", "batch_hard", "semi_hard")
+
+
+def pairwise_distances(a, b, distance="squared_euclidean"):
+    """`(n, m)` distances between the rows of `a` `(n, d)` and `b` `(m, d)`: "squared_euclidean",
+    "euclidean", or "cosine" (1 - cosine similarity)."""
+    if distance not in DISTANCES:
+        raise ValueError(f"`distance` must be one of {DISTANCES}; got {distance!r}.")
+    if distance == "cosine":
+        return 1.0 - ops.matmul(ops.normalize(a, axis=-1), ops.transpose(ops.normalize(b, axis=-1)))
+    squared = (ops.sum(ops.square(a), axis=-1)[:, None] + ops.sum(ops.square(b), axis=-1)[None, :]
+               - 2.0 * ops.matmul(a, ops.transpose(b)))
+    squared = ops.maximum(squared, 0.0)  # rounding can make it slightly negative
+    return squared if distance == "squared_euclidean" else _safe_sqrt(squared)
+
+
+def mine_triplets(distances, anchor_labels, candidate_labels, strategy="batch_hard", anchor_index=None):
+    """Online triplet mining: which (anchor a, positive p, negative n) triplets of a batch count.
+
+    `distances[a, j]` is the distance from anchor a to candidate j; p has a's label (and is not a
+    itself), n has another label. Strategies:
+      - "batch_all": every valid triplet.
+      - "batch_hard" (Hermans et al., 2017): per anchor, its farthest positive and nearest negative.
+      - "semi_hard" (Schroff et al., 2015, FaceNet; as tensorflow-addons picks them): per (a, p), the
+        nearest negative farther than p, d(a,p) < d(a,n); where none is, the farthest negative.
+
+    Args:
+        distances: `(n, m)` anchor-to-candidate distances.
+        anchor_labels: `(n,)` int labels; candidate_labels: `(m,)`.
+        anchor_index: `(n,)` column of each anchor itself among the candidates (excluded as its own
+            positive); None when the anchors are the candidates (n == m, index i).
+
+    Returns:
+        `(n, m, m)` float mask, 1 where triplet (a, p, n) is selected.
+    """
+    if strategy not in MINING:
+        raise ValueError(f"`strategy` must be one of {MINING}; got {strategy!r}.")
+    n, m = ops.shape(distances)[0], ops.shape(distances)[1]
+    if anchor_index is None:
+        anchor_index = ops.arange(n, dtype="int32")
+    dtype = distances.dtype
+    same = ops.equal(ops.convert_to_tensor(anchor_labels)[:, None], ops.convert_to_tensor(candidate_labels)[None, :])
+    is_self = ops.equal(ops.convert_to_tensor(anchor_index, "int32")[:, None], ops.arange(m, dtype="int32")[None, :])
+    positive = ops.cast(ops.logical_and(same, ops.logical_not(is_self)), dtype)  # (n, m)
+    negative = ops.cast(ops.logical_not(same), dtype)
+    if strategy == "batch_all":
+        return positive[:, :, None] * negative[:, None, :]
+    big = ops.max(distances) + 1.0
+    if strategy == "batch_hard":
+        hardest_positive = ops.argmax(distances * positive - big * (1.0 - positive), axis=1)
+        hardest_negative = ops.argmin(distances + big * (1.0 - negative), axis=1)
+        has_both = ops.minimum(ops.max(positive, axis=1), ops.max(negative, axis=1))  # (n,)
+        return (ops.one_hot(hardest_positive, m, dtype=dtype)[:, :, None]
+                * ops.one_hot(hardest_negative, m, dtype=dtype)[:, None, :] * has_both[:, None, None])
+    # semi_hard: for each (a, p), among negatives with d(a,n) > d(a,p) take the smallest d(a,n).
+    farther = ops.cast(distances[:, None, :] > distances[:, :, None], dtype) * negative[:, None, :]  # (n, m_p, m_n)
+    semi_hard = ops.argmin(distances[:, None, :] + big * (1.0 - farther), axis=2)  # (n, m)
+    easiest = ops.argmax(distances * negative - big * (1.0 - negative), axis=1)  # (n,)
+    chosen = ops.where(ops.max(farther, axis=2) > 0, semi_hard, easiest[:, None])
+    has_negative = ops.max(negative, axis=1)[:, None, None]
+    return positive[:, :, None] * ops.one_hot(chosen, m, dtype=dtype) * has_negative
+
+
+def triplet_margin(anchor, positive, negative, margin=0.2, distance="squared_euclidean"):
+    """Triplet loss on explicit triplets (Schroff et al., 2015): mean of max(0, d(a,p) - d(a,n) + margin).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> a, p, n = (np.array([[x, 0.0]], "float32") for x in (0.0, 0.1, 1.0))
+    >>> round(float(kssl.losses.triplet_margin(a, p, n, margin=0.2, distance="euclidean")), 4)
+    0.0
+    >>> round(float(kssl.losses.triplet_margin(a, n, p, margin=0.2, distance="euclidean")), 4)  # 1 - 0.1 + 0.2
+    1.1
+    """
+    _check_margin(margin)
+    anchor = ops.convert_to_tensor(anchor)
+    dtype = _loss_dtype(anchor)
+    a, p, n = (ops.cast(t, dtype) for t in (anchor, positive, negative))
+    d_ap = _rowwise_distance(a, p, distance)
+    d_an = _rowwise_distance(a, n, distance)
+    return ops.mean(ops.relu(d_ap - d_an + margin))
+
+
+def _rowwise_distance(a, b, distance):
+    if distance not in DISTANCES:
+        raise ValueError(f"`distance` must be one of {DISTANCES}; got {distance!r}.")
+    if distance == "cosine":
+        return 1.0 - ops.sum(ops.normalize(a, axis=-1) * ops.normalize(b, axis=-1), axis=-1)
+    squared = ops.sum(ops.square(a - b), axis=-1)
+    return squared if distance == "squared_euclidean" else _safe_sqrt(squared)
+
+
+def batch_triplet(embeddings, labels, margin=0.2, strategy="batch_hard", distance="squared_euclidean",
+                  gather_distributed=True):
+    """Triplet loss with online mining over a batch (`mine_triplets` says which triplets count).
+
+    Every embedding of this replica is an anchor; positives and negatives come from the (global)
+    batch. The loss is the mean of max(0, d(a,p) - d(a,n) + margin) over the selected triplets; for
+    "batch_all" over those with a positive loss only (Hermans et al.'s "BA != 0": averaging in the
+    many easy zeros would shrink the gradient as training goes on). Memory is O(n m^2).
+
+    Args:
+        embeddings: `(n, d)`; labels: `(n,)` int class (or instance) ids.
+        margin: >= 0.  strategy: "batch_all" | "batch_hard" | "semi_hard".
+        distance: "squared_euclidean" | "euclidean" | "cosine".
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> x = np.array([[0.0], [0.1], [1.0], [1.1]], "float32")
+    >>> float(kssl.losses.batch_triplet(x, [0, 0, 1, 1], margin=0.2, distance="euclidean"))   # well separated
+    0.0
+    """
+    _check_margin(margin)
+    embeddings = ops.convert_to_tensor(embeddings)
+    dtype = _loss_dtype(embeddings)
+    embeddings = ops.cast(embeddings, dtype)
+    labels = ops.cast(ops.convert_to_tensor(labels), "int32")
+    if gather_distributed:
+        candidates, candidate_labels = distribute.all_gather(embeddings), distribute.all_gather(labels)
+        offset = ops.cast(distribute.replica_id(), "int32") * ops.shape(embeddings)[0]
+    else:
+        candidates, candidate_labels, offset = embeddings, labels, 0
+    d = pairwise_distances(embeddings, candidates, distance)
+    mask = mine_triplets(d, labels, candidate_labels, strategy,
+                         anchor_index=offset + ops.arange(ops.shape(embeddings)[0], dtype="int32"))
+    per_triplet = ops.relu(d[:, :, None] - d[:, None, :] + margin) * mask
+    counted = ops.cast(per_triplet > 0, dtype) if strategy == "batch_all" else mask
+    return ops.sum(per_triplet) / ops.maximum(ops.sum(counted), 1.0)

@@ -1,8 +1,9 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
+from kssl.methods.moco import MoCo
 from kssl.methods.simclr import SimCLR
 
-METHODS = {"simclr": SimCLR}
+METHODS = {"simclr": SimCLR, "moco": MoCo}
 
 
 def get(name):
