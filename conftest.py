@@ -14,3 +14,15 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mirrored():
+    """One MirroredStrategy over the two logical CPUs for the whole session: a second strategy over the
+    same devices in one process can pair its collectives with the first one's ("Shape mismatch in the
+    collective instance")."""
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "conftest.py should have made two logical CPU devices"
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])

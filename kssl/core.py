@@ -60,7 +60,8 @@ class SelfSupervisedModel(keras.Model):
         gathered from every replica); never pre-divided by the replica count.
     and may set `min_batch_size` (examples per replica the loss needs).
 
-    Batches may be `x` or `(x, y)`: labels are ignored. Images are float in [0, 1], shaped
+    Batches may be `x` or `(x, y)`: labels are ignored, except by a method that sets `uses_labels`
+    (metric learning from labels), whose loss is then `ssl_loss(outputs, labels)`. Images are float in [0, 1], shaped
     `(batch, height, width, channels)` like the encoder's input.
 
     Args:
@@ -78,6 +79,7 @@ class SelfSupervisedModel(keras.Model):
     """
 
     min_batch_size = 1
+    uses_labels = False
 
     def __init__(self, encoder, augment=None, **kwargs):
         super().__init__(**kwargs)
@@ -153,7 +155,13 @@ class SelfSupervisedModel(keras.Model):
         return self.forward(x, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = self.ssl_loss(y_pred)
+        if self.uses_labels:
+            if y is None:
+                raise ValueError(f"{type(self).__name__} learns from labels: the data must yield (images, labels) "
+                                 "batches, e.g. split.labelled(batch_size).")
+            loss = self.ssl_loss(y_pred, y)
+        else:
+            loss = self.ssl_loss(y_pred)
         if self.losses:  # weight regularisers
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
         # Keras sums gradients over replicas: pre-divide so N replicas give the global-batch mean.

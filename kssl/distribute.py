@@ -55,10 +55,3 @@ def strategy(name="auto"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
-
-def shared_permutation(n, step, seed=0):
-    """A random permutation of `range(n)`, the same on every replica for the same `step` (a stateless
-    draw, so replicas need not share RNG state). Used to shuffle a gathered batch, e.g. MoCo's
-    shuffling BN."""
-    seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
-    return tf.argsort(tf.random.stateless_uniform([n], seed=seed))

@@ -136,9 +136,7 @@ def one_step(strategy, x, weights):
     return float(loss), model.get_weights(), model.queue.numpy()
 
 
-def test_two_replicas_equal_one_device():
-    devices = tf.config.list_logical_devices("CPU")
-    mirrored = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+def test_two_replicas_equal_one_device(mirrored):
     default = tf.distribute.get_strategy()
     keras.utils.set_random_seed(0)
     x = smooth_images(16)

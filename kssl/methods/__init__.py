@@ -1,9 +1,11 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
 from kssl.methods.moco import MoCo
+from kssl.methods.siamese import Siamese
 from kssl.methods.simclr import SimCLR
+from kssl.methods.triplet import Triplet
 
-METHODS = {"simclr": SimCLR, "moco": MoCo}
+METHODS = {"simclr": SimCLR, "moco": MoCo, "siamese": Siamese, "triplet": Triplet}
 
 
 def get(name):

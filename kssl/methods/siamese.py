@@ -1,0 +1,66 @@
+"""Siamese network with the margin contrastive loss (Bromley et al., 1993; Hadsell, Chopra & LeCun, 2006).
+
+    for a minibatch x (with labels y, or two augmented views):
+        z1, z2 = g(f(view_1(x))), g(f(view_2(x)))        twin encoder: one set of weights
+        every pair (i, j) of z1 x z2(global):   similar = same label (or same image)
+        l_ij = s d_ij^2 + (1 - s) max(0, m - d_ij)^2    d = Euclidean distance
+        loss = (mean over similar pairs + mean over dissimilar pairs) / 2
+"""
+
+import keras
+from keras import ops
+
+from kssl import distribute, losses
+from kssl.methods.metric import MetricLearningModel
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class Siamese(MetricLearningModel):
+    """Siamese network trained with the margin contrastive loss `kssl.losses.margin_contrastive`.
+
+    Every pair of the batch counts (view 1 of image i against view 2 of image j, j over the global
+    batch): n similar and n(G - 1) dissimilar pairs for "views". Similar and dissimilar pairs are
+    averaged separately and weighted equally, so the many dissimilar pairs do not drown the similar
+    ones (with "labels", each replica balances its own pairs).
+
+    Args (and those of `MetricLearningModel`: embedding_dim, hidden_dim, head_layers, pairs, normalize,
+    augment, gather_distributed):
+        margin: m >= 0; dissimilar pairs farther apart than m cost nothing (with normalized
+            embeddings distances lie in [0, 2]).
+
+    Example:
+    >>> import numpy as np, keras, kssl
+    >>> encoder = kssl.backbones.convnet((28, 28, 1), widths=(8, 16))
+    >>> model = kssl.methods.Siamese(encoder, embedding_dim=16, margin=1.0, pairs="labels")
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> x, y = np.random.rand(32, 28, 28, 1).astype("float32"), np.arange(32) % 4
+    >>> history = model.fit(x, y, batch_size=16, verbose=0)
+    >>> sorted(history.history)
+    ['loss']
+    """
+
+    def __init__(self, encoder, margin=1.0, **kwargs):
+        super().__init__(encoder, **kwargs)
+        losses._check_margin(margin)
+        self.margin = float(margin)
+
+    def forward(self, x, training=False):
+        z1, z2 = self.embed(self.views(x, 2), training)
+        return {"z_1": z1, "z_2": z2}
+
+    def ssl_loss(self, outputs, labels=None):
+        z1, z2 = outputs["z_1"], outputs["z_2"]
+        n = ops.shape(z1)[0]
+        ids = self.ids(n, labels)
+        z2_all, ids_all = (distribute.all_gather(z2), distribute.all_gather(ids)) if self.gather_distributed else (z2, ids)
+        g = ops.shape(z2_all)[0]
+        similar = ops.cast(ops.equal(ids[:, None], ids_all[None, :]), "float32")  # (n, G)
+        weight = (similar / ops.maximum(ops.sum(similar), 1.0)
+                  + (1.0 - similar) / ops.maximum(ops.sum(1.0 - similar), 1.0))
+        x1 = ops.reshape(ops.repeat(z1[:, None, :], g, axis=1), (-1, ops.shape(z1)[-1]))
+        x2 = ops.reshape(ops.repeat(z2_all[None, :, :], n, axis=0), (-1, ops.shape(z1)[-1]))
+        return losses.margin_contrastive(x1, x2, ops.reshape(similar, (-1,)), self.margin,
+                                         sample_weight=ops.reshape(weight, (-1,)))
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
