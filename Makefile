@@ -24,7 +24,7 @@ data:
 	@[ -f $(FMNIST) ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
 
 demo: install data
-	$(BIN)/python examples/simclr_fashion_mnist.py --epochs $(DEMO_EPOCHS) --out out/demo
+	$(BIN)/python examples/simclr_fashion_mnist.py --epochs $(DEMO_EPOCHS) --raw_pixels --out out/demo
 
 test: install
 	@$(MAKE) --no-print-directory run-tests

@@ -20,7 +20,7 @@ from absl import app, flags
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENTRIES = {
     "simclr_convnet_fmnist": {
-        "train": ["examples/simclr_fashion_mnist.py", "--epochs", "15", "--batch_size", "128", "--out", "{out}"],
+        "train": ["examples/simclr_fashion_mnist.py", "--epochs", "15", "--batch_size", "128", "--raw_pixels", "--out", "{out}"],
         "data": "fashion_mnist",
         "summary": "SimCLR, 15 epochs on the 60k Fashion-MNIST training images (no labels), batch 128, "
         "on a 2-core CPU; the encoder is kssl.backbones.convnet (93k parameters, 128-d features).",

@@ -1,0 +1,78 @@
+"""What every examples/*_fashion_mnist.py shares: the standard-budget flags, the data and encoder, and
+the evaluation table (linear probe and kNN on the test set, next to the same encoder at its random
+initialisation). Each example adds only its method; run from the repository root:
+
+    python examples/<method>_fashion_mnist.py --out out/<method>
+"""
+
+import json
+import os
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(method):
+    """The flags every example has, with the defaults of kssl.training.STANDARD_BUDGET."""
+    flags.DEFINE_integer("epochs", 2, "Pretraining epochs.")
+    flags.DEFINE_integer("batch_size", 128, "Global batch size (images per step).")
+    flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate (cosine decay to 0).")
+    flags.DEFINE_list("widths", ["32", "64", "128"], "Filters per stage of the convnet encoder.")
+    flags.DEFINE_integer("convs_per_stage", 1, "Convolutions per encoder stage.")
+    flags.DEFINE_float("crop_scale_min", 0.25, "Smallest crop area fraction of the views.")
+    flags.DEFINE_integer("train_examples", 0, "Use only this many training images (0: all 60000).")
+    flags.DEFINE_bool("raw_pixels", False, "Also evaluate raw pixels (adds ~3 minutes).")
+    flags.DEFINE_integer("seed", 0, "Random seed.")
+    flags.DEFINE_string("out", f"out/{method}", "Output directory (results.json, backup/).")
+
+
+def setup():
+    """(data, train split, encoder, a copy of the encoder at its initial weights)."""
+    import keras
+
+    import kssl
+
+    keras.utils.set_random_seed(FLAGS.seed)
+    data = kssl.datasets.load("fashion_mnist")
+    train = data.train.take(FLAGS.train_examples, seed=FLAGS.seed) if FLAGS.train_examples else data.train
+    encoder = kssl.backbones.convnet(
+        data.image_shape, widths=[int(w) for w in FLAGS.widths], convs_per_stage=FLAGS.convs_per_stage
+    )
+    random_encoder = keras.models.clone_model(encoder)
+    random_encoder.set_weights(encoder.get_weights())  # the method's starting point, kept for comparison
+    return data, train, encoder, random_encoder
+
+
+def views(data, **kwargs):
+    """SimCLR-style views for grey Fashion-MNIST (no colour jitter; no blur unless asked)."""
+    import kssl
+
+    kwargs.setdefault("blur_prob", 0.0)
+    return kssl.augment.simclr_views(
+        data.image_shape[0], channels=1, grayscale_policy="brightness_contrast",
+        crop_scale=(FLAGS.crop_scale_min, 1.0), seed=FLAGS.seed, **kwargs,
+    )
+
+
+def report(title, data, encoders, history, train_seconds, recall=False):
+    """Evaluates `encoders` (name -> encoder) next to random-init (and raw pixels if asked), prints the
+    table and writes OUT/results.json. Returns the rows."""
+    import kssl
+
+    candidates = {"raw_pixels": None} if FLAGS.raw_pixels else {}
+    candidates.update(encoders)
+    rows = kssl.eval.compare(candidates, data.train, data.test)
+    columns = ("linear", "knn")
+    if recall:
+        for name, encoder in candidates.items():
+            rows[name].update(kssl.eval.recall_at_k(encoder, data.test, ks=(1,)))
+        columns += ("recall@1",)
+    print(f"\nFashion-MNIST test accuracy ({FLAGS.epochs} epochs of {title}, {train_seconds:.0f} s)")
+    print(kssl.eval.markdown_table(rows, columns))
+    run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "learning_rate": FLAGS.learning_rate,
+           "seed": FLAGS.seed, "train_examples": FLAGS.train_examples or len(data.train),
+           "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1])}
+    os.makedirs(FLAGS.out, exist_ok=True)
+    kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps({**rows, "run": run}, indent=2))
+    return rows
