@@ -3,6 +3,7 @@
     kssl pretrain simclr --dataset fashion_mnist --epochs 20 --out out/simclr
     kssl eval linear out/simclr
     kssl eval knn out/simclr
+    kssl eval report out/simclr          # Markdown report with tables and plots
     kssl zoo list | info NAME | load NAME
 """
 
@@ -51,6 +52,13 @@ def _pretrain(args):
 
 def _eval(args):
     import kssl
+
+    if args.protocol == "report":
+        results = kssl.eval.write_report(args.preset, dataset=args.dataset, out=args.out)
+        out = args.out or os.path.join(args.preset, "report")
+        print(f"report written to {out}/report.md")
+        print(json.dumps(results["fractions"], indent=2))
+        return 0
 
     metadata = kssl.zoo.read_metadata(args.preset)
     dataset = args.dataset or metadata.get("data")
@@ -108,9 +116,11 @@ def build_parser():
     pretrain.set_defaults(run=_pretrain)
 
     evaluate = commands.add_parser("eval", help="evaluate a preset's frozen encoder")
-    evaluate.add_argument("protocol", choices=["linear", "knn"])
+    evaluate.add_argument("protocol", choices=["linear", "knn", "report"],
+                          help="linear probe, kNN, or the whole suite as a Markdown report with plots")
     evaluate.add_argument("preset", help="preset directory")
     evaluate.add_argument("--dataset", default=None, help="default: the dataset the preset was trained on")
+    evaluate.add_argument("--out", default=None, help="report directory (default: PRESET/report)")
     evaluate.set_defaults(run=_eval)
 
     zoo = commands.add_parser("zoo", help="list, describe or download registry presets")

@@ -1,14 +1,20 @@
-"""Evaluation protocols: linear probe, kNN and Recall@K on frozen features, fine-tuning on a fraction of labels."""
+"""Evaluation protocols (the seeds'): linear probe, kNN, Recall@K and label fractions on frozen features,
+fine-tuning on a fraction of labels, transfer, layer-wise probes, alignment/uniformity, and plots."""
 
 from kssl.eval.compare import compare, markdown_table
-from kssl.eval.features import extract
-from kssl.eval.finetune import finetune, label_subset
+from kssl.eval.features import extract, layer_encoder
+from kssl.eval.finetune import finetune, label_subset, label_subset_index
+from kssl.eval.geometry import alignment, alignment_uniformity, uniformity
 from kssl.eval.knn import knn, knn_predict
 from kssl.eval.linear import linear_probe, linear_probe_features
-from kssl.eval.protocols import evaluate
+from kssl.eval.plots import fraction_plot, history_plot, tsne_plot
+from kssl.eval.protocols import adapt_images, evaluate, label_fractions, transfer
+from kssl.eval.report import write_report
 from kssl.eval.retrieval import recall_at_k, recall_at_k_features
 
 __all__ = [
-    "compare", "evaluate", "extract", "finetune", "knn", "knn_predict", "label_subset", "linear_probe",
-    "linear_probe_features", "markdown_table", "recall_at_k", "recall_at_k_features",
+    "adapt_images", "alignment", "alignment_uniformity", "compare", "evaluate", "extract", "finetune",
+    "fraction_plot", "history_plot", "knn", "knn_predict", "label_fractions", "label_subset",
+    "label_subset_index", "layer_encoder", "linear_probe", "linear_probe_features", "markdown_table",
+    "recall_at_k", "recall_at_k_features", "transfer", "tsne_plot", "uniformity", "write_report",
 ]

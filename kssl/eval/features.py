@@ -17,3 +17,37 @@ def extract(encoder, split, batch_size=1024):
     if features.ndim != 2:
         raise ValueError(f"`encoder` must output (batch, features); it output shape {features.shape}.")
     return features.astype("float32")
+
+
+def layer_encoder(encoder, layer, pooling="avg"):
+    """A model from the encoder's input to one inner layer's output, pooled to a vector: the probe of
+    a representation at a given depth (pretext features often peak in the middle layers).
+
+    Args:
+        encoder: a functional `keras.Model`.
+        layer: a layer name, or an index into `encoder.layers`.
+        pooling: "avg" or "max" over the spatial axes of a feature map (vectors pass through).
+
+    Example:
+    >>> import kssl
+    >>> encoder = kssl.backbones.convnet((28, 28, 1), widths=(8, 16))
+    >>> names = [layer.name for layer in encoder.layers]
+    >>> kssl.eval.layer_encoder(encoder, encoder.layers[3].name).output_shape[-1] in (8, 16)
+    True
+    """
+    import keras
+
+    if pooling not in ("avg", "max"):
+        raise ValueError(f"`pooling` must be 'avg' or 'max'; got {pooling!r}.")
+    try:
+        target = encoder.layers[layer] if isinstance(layer, int) else encoder.get_layer(layer)
+    except (ValueError, IndexError) as error:
+        names = [l.name for l in encoder.layers]
+        raise ValueError(f"`layer` must be one of the encoder's layers {names}; got {layer!r}.") from error
+    output = target.output
+    if len(output.shape) == 4:
+        pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else keras.layers.GlobalMaxPooling2D
+        output = pool(name=f"{target.name}_{pooling}_pool")(output)
+    elif len(output.shape) != 2:
+        output = keras.layers.Flatten()(output)
+    return keras.Model(encoder.inputs, output, name=f"{encoder.name}_at_{target.name}")

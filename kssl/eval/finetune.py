@@ -6,19 +6,24 @@ import numpy as np
 from kssl.datasets import Split
 
 
-def label_subset(split, fraction, seed=0):
-    """A class-balanced subset holding `fraction` of each class (at least one example per class),
-    the same for the same seed. SimCLR's 1% / 10% protocols use such subsets."""
+def label_subset_index(labels, fraction, seed=0):
+    """Sorted indices of a class-balanced subset holding `fraction` of each class (at least one
+    example per class), the same for the same seed. SimCLR's 1% / 10% protocols use such subsets."""
     if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise ValueError(f"`fraction` must be in (0, 1]; got {fraction!r}.")
-    labels = np.asarray(split.labels)
+    labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     chosen = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         chosen.append(rng.choice(members, size=max(1, int(round(fraction * len(members)))), replace=False))
-    index = np.sort(np.concatenate(chosen))
-    return Split(split.images[index], labels[index])
+    return np.sort(np.concatenate(chosen))
+
+
+def label_subset(split, fraction, seed=0):
+    """`split` restricted to `label_subset_index(split.labels, fraction, seed)`."""
+    index = label_subset_index(split.labels, fraction, seed)
+    return Split(split.images[index], np.asarray(split.labels)[index])
 
 
 def _batch_norm_layers(layer):
