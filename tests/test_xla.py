@@ -1,0 +1,71 @@
+"""Every method's train step compiles with XLA (jit_compile=True) on CPU: static shapes, no Python side
+effects, no host round trips -- the precondition for TPUStrategy. And mixed precision keeps the loss
+within tolerance of float32 (similarities and losses are computed in float32)."""
+
+import keras
+import numpy as np
+import pytest
+
+import kssl
+from helpers import FlipLeftRight, Identity, smooth_images
+
+
+def encoder(size=12):
+    return kssl.backbones.convnet((size, size, 1), widths=(4, 8), name="tiny")
+
+
+def views():
+    return kssl.augment.simclr_views(12, channels=1, grayscale_policy="brightness_contrast", blur_prob=0.5, seed=1)
+
+
+# One tiny configuration per registered method; a method without one fails test_every_method_is_covered.
+BUILDERS = {
+    "simclr": lambda: kssl.methods.SimCLR(encoder(), projection_dim=8, augment=views()),
+    "moco": lambda: kssl.methods.MoCo(encoder(), projection_dim=8, queue_size=32, augment=views(), shuffle_bn_splits=2),
+    "siamese": lambda: kssl.methods.Siamese(encoder(), embedding_dim=8, augment=views()),
+    "triplet": lambda: kssl.methods.Triplet(encoder(), embedding_dim=8, mining="semi_hard", augment=views()),
+}
+LABELLED = {"siamese_labels": lambda: kssl.methods.Siamese(encoder(), embedding_dim=8, pairs="labels"),
+            "triplet_labels": lambda: kssl.methods.Triplet(encoder(), embedding_dim=8, pairs="labels")}
+
+
+def test_every_method_is_covered():
+    assert sorted(BUILDERS) == sorted(kssl.methods.METHODS)
+
+
+@pytest.mark.parametrize("name", sorted({**BUILDERS, **LABELLED}))
+def test_train_step_compiles_with_xla(name):
+    keras.utils.set_random_seed(0)
+    model = {**BUILDERS, **LABELLED}[name]()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    x, y = smooth_images(16), np.arange(16) % 4
+    history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    assert model.jit_compile is True
+    assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("name", ["simclr", "moco"])
+def test_mixed_precision_loss_is_close_to_float32(name, policy):
+    x = smooth_images(8)
+    losses = {}
+    weights = None
+    for dtype_policy in ("float32", policy):
+        keras.config.set_dtype_policy(dtype_policy)
+        try:
+            keras.utils.set_random_seed(0)
+            model = {"simclr": lambda: kssl.methods.SimCLR(encoder(), projection_dim=8, augment=[Identity(), FlipLeftRight()]),
+                     "moco": lambda: kssl.methods.MoCo(encoder(), projection_dim=8, queue_size=16,
+                                                       augment=[Identity(), FlipLeftRight()])}[name]()
+            if weights is None:
+                weights = model.get_weights()
+            else:
+                model.set_weights(weights)
+            outputs = model(x, training=True)
+            loss = model.ssl_loss(outputs)
+            assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+            losses[dtype_policy] = float(loss)
+        finally:
+            keras.config.set_dtype_policy("float32")
+    tolerance = 0.02 if policy == "mixed_float16" else 0.05  # bfloat16 keeps 8 bits of mantissa
+    np.testing.assert_allclose(losses[policy], losses["float32"], rtol=tolerance)
