@@ -4,6 +4,7 @@ It is plain Keras: AdamW with a cosine-decayed learning rate, `model.fit` with a
 `keras.callbacks.BackupAndRestore` so an interrupted run resumes from its last epoch.
 """
 
+import math
 import os
 import time
 
@@ -13,8 +14,37 @@ import keras
 STANDARD_BUDGET = {"epochs": 2, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "seed": 0}
 
 
+class NonFiniteLossError(FloatingPointError):
+    """Raised by `StopOnNonFiniteLoss` when the training loss becomes NaN or infinite."""
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training with `NonFiniteLossError` naming the epoch and step where the loss became NaN/Inf.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, it raises instead of ending training normally, so
+    `BackupAndRestore` does not delete its backup at the end of training: the last good checkpoint
+    (the end of the previous epoch) stays on disk, and a re-run resumes from it.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(
+                f"the training loss became {float(loss)} at epoch {getattr(self, '_epoch', 0) + 1}, step {batch + 1}. "
+                "The last good checkpoint (end of the previous epoch) is kept in the BackupAndRestore directory. "
+                "Lower the learning rate, or clip gradients (pretrain(..., global_clipnorm=1.0))."
+            )
+
+    def get_config(self):
+        return {}
+
+
 def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=None, verbose="auto",
-             callbacks=(), **fit_kwargs):
+             callbacks=(), global_clipnorm=None, **fit_kwargs):
     """Compiles `model` with AdamW (cosine decay to 0 over the run) and fits it on `dataset`.
 
     Call it inside a distribution strategy's scope when you use one (the optimizer is created here).
@@ -26,7 +56,8 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
         learning_rate: peak learning rate.
         weight_decay: AdamW's decoupled weight decay.
         out: directory for `backup/` (BackupAndRestore); None trains without a backup.
-        callbacks: more Keras callbacks.
+        callbacks: more Keras callbacks (`StopOnNonFiniteLoss` is always added).
+        global_clipnorm: clip the gradients' global norm to this value (None: no clipping).
 
     Returns:
         (history, seconds): the Keras `History` and the wall-clock training time.
@@ -51,14 +82,17 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
     if steps_per_epoch < 0:
         raise ValueError("`dataset` must have a known, finite length (no .repeat() or .filter()).")
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay))
-    callbacks = list(callbacks)
+    if global_clipnorm is not None and not global_clipnorm > 0:
+        raise ValueError(f"`global_clipnorm` must be > 0 or None; got {global_clipnorm!r}.")
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay, global_clipnorm=global_clipnorm))
+    callbacks = [StopOnNonFiniteLoss()] + list(callbacks)
     if out is not None:
         os.makedirs(out, exist_ok=True)
         callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(out, "backup")))
     start = time.time()
+    fit_kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself; Keras would warn
     history = model.fit(dataset, epochs=epochs, verbose=verbose, callbacks=callbacks, **fit_kwargs)
     return history, time.time() - start
 
 
-__all__ = ["STANDARD_BUDGET", "pretrain"]
+__all__ = ["NonFiniteLossError", "STANDARD_BUDGET", "StopOnNonFiniteLoss", "pretrain"]

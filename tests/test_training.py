@@ -1,0 +1,74 @@
+"""kssl.training.pretrain: the shared recipe, its argument checks, and numerical-fault handling."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kssl
+from helpers import FlipLeftRight, Identity, smooth_images
+
+
+def tiny_simclr():
+    encoder = kssl.backbones.convnet((12, 12, 1), widths=(4, 8), name="tiny")
+    return kssl.methods.SimCLR(encoder, projection_dim=8, augment=[Identity(), FlipLeftRight()])
+
+
+def batches(images, batch_size=8):
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True)
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    keras.utils.set_random_seed(0)
+    images = smooth_images(32)
+    epochs_seen = []
+
+    def generate():  # epoch 1 is clean; epoch 2 meets a NaN image in its 3rd batch of 8
+        epochs_seen.append(1)
+        for step in range(4):
+            batch = images[8 * step : 8 * step + 8].copy()
+            if len(epochs_seen) == 2 and step == 2:
+                batch[1] = np.nan
+            yield batch
+
+    data = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec((8, 12, 12, 1), tf.float32))
+    data = data.apply(tf.data.experimental.assert_cardinality(4))
+    with pytest.raises(kssl.training.NonFiniteLossError, match=r"became nan at epoch 2, step 3"):
+        kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=str(tmp_path), verbose=0)
+    backup = tmp_path / "backup" / "latest.weights.h5"
+    assert backup.exists()  # the end of epoch 1 survived the failure
+    restored = tiny_simclr()
+    restored.load_weights(str(backup))
+    assert all(np.isfinite(w).all() for w in restored.get_weights())
+
+
+def test_pretrain_refuses_bad_arguments():
+    model = tiny_simclr()
+    data = batches(smooth_images(16))
+    with pytest.raises(ValueError, match="`epochs` must be an integer >= 1"):
+        kssl.training.pretrain(model, data, epochs=0)
+    with pytest.raises(ValueError, match="`learning_rate` must be > 0"):
+        kssl.training.pretrain(model, data, epochs=1, learning_rate=0)
+    with pytest.raises(ValueError, match="`dataset` is empty"):
+        kssl.training.pretrain(model, batches(smooth_images(4)), epochs=1)
+    with pytest.raises(ValueError, match="known, finite length"):
+        kssl.training.pretrain(model, data.repeat(), epochs=1)
+    with pytest.raises(ValueError, match="`global_clipnorm` must be > 0"):
+        kssl.training.pretrain(model, data, epochs=1, global_clipnorm=-1.0)
+
+
+def test_gradient_clipping_bounds_the_update():
+    keras.utils.set_random_seed(0)
+    data = batches(smooth_images(8))
+    moved = {}
+    for clip in (None, 1e-6):
+        keras.utils.set_random_seed(0)
+        model = tiny_simclr()
+        before = [w.numpy().copy() for w in model.trainable_weights]
+        model.compile(optimizer=keras.optimizers.SGD(1.0, global_clipnorm=clip))
+        model.fit(data, epochs=1, verbose=0)
+        moved[clip] = np.sqrt(sum(np.sum((w.numpy() - b) ** 2) for w, b in zip(model.trainable_weights, before)))
+    assert moved[1e-6] <= 1.01e-6 < moved[None]
+    model = tiny_simclr()
+    history, _ = kssl.training.pretrain(model, data, epochs=1, global_clipnorm=1.0, verbose=0)
+    assert model.optimizer.global_clipnorm == 1.0 and np.isfinite(history.history["loss"]).all()
