@@ -9,6 +9,8 @@ stem of the SimCLR paper (3x3 conv, stride 1, no pool), written here.
 import keras
 from keras import layers
 
+from kssl.core import check_choice
+
 _BLOCKS = {18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]), 50: ("bottleneck", [3, 4, 6, 3])}
 
 
@@ -143,10 +145,7 @@ def convnet(input_shape=(28, 28, 1), widths=(32, 64, 128), convs_per_stage=1, na
 
 def get(name, input_shape, **kwargs):
     """Builds a backbone by name: "convnet", "resnet18", "resnet34" or "resnet50"."""
+    check_choice("backbone", name, ["convnet"] + [f"resnet{depth}" for depth in sorted(_BLOCKS)])
     if name == "convnet":
         return convnet(input_shape, **kwargs)
-    if name.startswith("resnet") and name[6:].isdigit() and int(name[6:]) in _BLOCKS:
-        return resnet(int(name[6:]), input_shape, **kwargs)
-    raise ValueError(
-        f"`backbone` must be one of 'convnet', 'resnet18', 'resnet34', 'resnet50'; got {name!r}."
-    )
+    return resnet(int(name[6:]), input_shape, **kwargs)

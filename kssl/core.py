@@ -24,6 +24,18 @@ def _deserialize(config):
     return None if config is None else keras.saving.deserialize_keras_object(config)
 
 
+def check_choice(arg, value, choices):
+    """Returns `value` if it is one of `choices`, else a ValueError naming `arg`, the choices and the
+    closest match (for typos such as "simclear")."""
+    if value in choices:
+        return value
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"`{arg}` must be one of {sorted(choices)}; got {value!r}.{hint}")
+
+
 def encoder_output_dim(encoder):
     """Feature size of `encoder`, checking that it maps an image batch to a batch of vectors."""
     if not isinstance(encoder, keras.Model):

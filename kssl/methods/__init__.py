@@ -1,5 +1,6 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
+from kssl.core import check_choice
 from kssl.methods.moco import MoCo
 from kssl.methods.siamese import Siamese
 from kssl.methods.simclr import SimCLR
@@ -10,6 +11,4 @@ METHODS = {"simclr": SimCLR, "moco": MoCo, "siamese": Siamese, "triplet": Triple
 
 def get(name):
     """The method class registered under `name` (lower case), e.g. "simclr"."""
-    if name not in METHODS:
-        raise ValueError(f"`method` must be one of {sorted(METHODS)}; got {name!r}.")
-    return METHODS[name]
+    return METHODS[check_choice("method", name, METHODS)]
