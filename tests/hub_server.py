@@ -16,6 +16,7 @@ import hashlib
 import http.server
 import json
 import threading
+import time
 
 
 class HubServer:
@@ -28,6 +29,7 @@ class HubServer:
         self.token = "hf_test_token_do_not_print"
         self.truncate = set()  # keys whose GET stops half-way, as a dropped connection does
         self.requests = []
+        self.get_delay = 0.0  # seconds each file GET waits, so concurrent downloads overlap
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -134,6 +136,7 @@ class HubServer:
                     self.send_response(404)
                     self.end_headers()
                     return
+                time.sleep(server.get_delay)
                 self._headers(found[0], found[1])
                 body = found[1]
                 if found[0] in server.truncate:

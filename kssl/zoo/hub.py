@@ -44,7 +44,12 @@ def entry(name):
         close = difflib.get_close_matches(str(name), entries, n=3)
         hint = f" Closest: {close}." if close else ""
         raise ValueError(f"`name` {name!r} is not in the kssl zoo (known: {sorted(entries)}).{hint}")
-    return entries[name]
+    spec = entries[name]
+    allowed = (*preset.PRESET_FILES, preset.CARD_FILE)
+    odd = [f for f in spec.get("files", {}) if f not in allowed]
+    if odd or not spec.get("files"):  # e.g. "../../x": a download must never be written outside the cache
+        raise ValueError(f"registry entry {name!r} lists files {odd or 'none'}; a zoo entry holds only {list(allowed)}.")
+    return spec
 
 
 def sha256(path):

@@ -125,6 +125,39 @@ def check_versions(metadata):
         )
 
 
+# Objects a preset may never ask for, safe mode or not: they carry Python code.
+_CODE_CLASSES = {"Lambda", "__lambda__", "function", "__function__", "TFOpLambda"}
+
+
+def check_config(config, source="config"):
+    """Refuses a model config that asks for code: a Lambda layer or a function, or a class from a module
+    outside keras and kssl that this process has not registered itself. Keras' safe mode refuses
+    most of these too; this check is the explicit allowlist, made before Keras sees the config."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"{source} must be a serialized Keras object (a JSON object with a class_name).")
+    registered = keras.saving.get_custom_objects()
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        class_name = node.get("class_name")
+        if class_name in _CODE_CLASSES:
+            raise ValueError(f"{source} asks for a {class_name!r} object, which carries code; kssl refuses to load it.")
+        module = node.get("module")
+        if isinstance(class_name, str) and isinstance(module, str):
+            trusted = module == "keras" or module.startswith(("keras.", "kssl"))
+            if not trusted and node.get("registered_name") not in registered:
+                raise ValueError(
+                    f"{source} asks for {class_name!r} from module {module!r}, which is neither keras nor kssl "
+                    "nor registered in this process (keras.saving.register_keras_serializable); refusing it."
+                )
+        stack.extend(node.values())
+
+
 def load(directory, include_head=False, trainable=True):
     """Loads a preset directory.
 
@@ -141,12 +174,24 @@ def load(directory, include_head=False, trainable=True):
     missing = [f for f in PRESET_FILES if not os.path.isfile(os.path.join(directory, f))]
     if missing:
         raise FileNotFoundError(f"`directory` {directory!r} is not a complete preset: missing {missing}.")
+    for name in PRESET_FILES:  # a preset's files are its own: no symlink out of the directory
+        if os.path.islink(os.path.join(directory, name)):
+            raise ValueError(f"{directory}/{name} is a symbolic link; a preset's files must be plain files in it.")
     check_versions(read_metadata(directory))
-    with open(os.path.join(directory, CONFIG_FILE), encoding="utf-8") as f:
-        config = json.load(f)
-    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    config_path = os.path.join(directory, CONFIG_FILE)
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{config_path} is not valid JSON ({error}).") from error
+    check_config(config, config_path)
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a config it cannot build
+        raise ValueError(f"{config_path} does not describe a model kssl can load safely "
+                         f"({type(error).__name__}: {str(error)[:300]}).") from error
     if not isinstance(model, kssl.SelfSupervisedModel):
-        raise ValueError(f"{directory}/{CONFIG_FILE} does not describe a kssl.SelfSupervisedModel.")
+        raise ValueError(f"{config_path} does not describe a kssl.SelfSupervisedModel.")
     model.load_weights(os.path.join(directory, WEIGHTS_FILE))
     if include_head:
         return model
