@@ -110,7 +110,8 @@ def build_parser():
     pretrain.add_argument("--projection_dim", type=int, default=64)
     pretrain.add_argument("--crop_scale_min", type=float, default=0.25)
     pretrain.add_argument("--blur_prob", type=float, default=0.0)
-    pretrain.add_argument("--strategy", default="auto", help="auto, one_device or mirrored")
+    pretrain.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker"],
+                          help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG")
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar, 2 one line per epoch")
     pretrain.set_defaults(run=_pretrain)

@@ -15,6 +15,8 @@ import tensorflow as tf
 from keras import ops
 from keras.src.losses.loss import scale_loss_for_distribution
 
+from kssl import distribute
+
 
 def _serialize(obj):
     return None if obj is None else keras.saving.serialize_keras_object(obj)
@@ -178,6 +180,14 @@ class SelfSupervisedModel(keras.Model):
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
         # Keras sums gradients over replicas: pre-divide so N replicas give the global-batch mean.
         return scale_loss_for_distribution(loss)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if distribute.is_multi_worker():
+            # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which fails on
+            # scalars ("Invalid reduction dimension 0", tensorflow#72388): give it shape (1,) values.
+            logs = {name: ops.reshape(value, (1,)) if len(ops.shape(value)) == 0 else value for name, value in logs.items()}
+        return logs
 
     # ---- serialisation ------------------------------------------------------------------------
     def get_config(self):

@@ -6,7 +6,7 @@ unconditionally. Keras has no cross-replica gather, hence `tf` here.
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "one_device", "mirrored")
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
 
 def num_replicas():
@@ -34,12 +34,20 @@ def all_gather(x, axis=0):
     return context.all_gather(x, axis=axis)
 
 
+def is_multi_worker():
+    """True inside a MultiWorkerMirroredStrategy that spans more than one worker process."""
+    current = tf.distribute.get_strategy()
+    return isinstance(current, tf.distribute.MultiWorkerMirroredStrategy) and current.extended._in_multi_worker_mode()
+
+
 def strategy(name="auto"):
     """Returns a `tf.distribute.Strategy` by name.
 
     - "auto": `MirroredStrategy` when more than one GPU is visible, else the default strategy.
     - "one_device": the default strategy (first GPU if any, else CPU).
     - "mirrored": `MirroredStrategy` over every visible GPU (or CPU logical devices).
+    - "multi_worker": `MultiWorkerMirroredStrategy`; the cluster comes from the TF_CONFIG environment
+      variable (every worker runs the same program; worker 0 is the chief that writes checkpoints).
 
     The global batch is the batch your dataset yields; each of the N replicas sees batch / N.
 
@@ -50,6 +58,8 @@ def strategy(name="auto"):
     """
     if name not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {name!r}.")
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
