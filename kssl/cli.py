@@ -1,6 +1,7 @@
 """The `kssl` command.
 
     kssl pretrain simclr --dataset fashion_mnist --epochs 20 --out out/simclr
+    kssl pretrain moco --queue_size 4096 --epochs 20 --out out/moco      # also: siamese, triplet
     kssl eval linear out/simclr
     kssl eval knn out/simclr
     kssl eval report out/simclr          # Markdown report with tables and plots
@@ -11,6 +12,16 @@ import argparse
 import json
 import os
 import sys
+
+
+# The methods `kssl pretrain` trains from views (no labels), and their arguments from the flags.
+PRETRAIN_ARGS = {
+    "simclr": lambda a: {"projection_dim": a.projection_dim, "temperature": a.temperature},
+    "moco": lambda a: {"projection_dim": a.projection_dim, "temperature": a.temperature, "momentum": a.momentum,
+                       "queue_size": a.queue_size, "version": 2},
+    "siamese": lambda a: {"embedding_dim": a.projection_dim, "margin": 1.0 if a.margin is None else a.margin},
+    "triplet": lambda a: {"embedding_dim": a.projection_dim, "margin": 0.2 if a.margin is None else a.margin},
+}
 
 
 def _pretrain(args):
@@ -29,20 +40,13 @@ def _pretrain(args):
             grayscale_policy="brightness_contrast" if channels == 1 else None,
             blur_prob=args.blur_prob, seed=args.seed,
         )
-        model = kssl.methods.get(args.method)(
-            encoder, projection_dim=args.projection_dim, temperature=args.temperature, augment=augment
+        model = kssl.methods.get(args.method)(encoder, augment=augment, **PRETRAIN_ARGS[args.method](args))
+        # AdamW + cosine, BackupAndRestore in OUT/backup, NaN/Inf guard (the recipe every example uses)
+        history, _ = kssl.training.pretrain(
+            model, data.train.unlabelled(args.batch_size, seed=args.seed), args.epochs,
+            learning_rate=args.learning_rate, weight_decay=args.weight_decay, out=args.out, verbose=args.verbose,
+            validation_data=data.test.unlabelled(args.batch_size, shuffle=False),
         )
-        steps = max(1, args.epochs * (len(data.train) // args.batch_size))
-        schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay))
-    os.makedirs(args.out, exist_ok=True)
-    history = model.fit(
-        data.train.unlabelled(args.batch_size, seed=args.seed),
-        validation_data=data.test.unlabelled(args.batch_size, shuffle=False),
-        epochs=args.epochs,
-        verbose=args.verbose,
-        callbacks=[keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"))],
-    )
     command = "kssl " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("kssl") else None
     kssl.zoo.save(model, args.out, metadata={"data": args.dataset, "pretrain_command": command,
                                              "history": history.history})
@@ -97,7 +101,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     pretrain = commands.add_parser("pretrain", help="pretrain an encoder with a self-supervised method")
-    pretrain.add_argument("method", choices=["simclr"], help="the method")
+    pretrain.add_argument("method", choices=sorted(PRETRAIN_ARGS), help="the method")
     pretrain.add_argument("--dataset", default="fashion_mnist", help="dataset name (default: fashion_mnist)")
     pretrain.add_argument("--epochs", type=int, default=20)
     pretrain.add_argument("--out", required=True, help="output preset directory (also holds backup/ to resume)")
@@ -107,7 +111,10 @@ def build_parser():
     pretrain.add_argument("--learning_rate", type=float, default=2e-3, help="peak AdamW learning rate")
     pretrain.add_argument("--weight_decay", type=float, default=1e-4)
     pretrain.add_argument("--temperature", type=float, default=0.2)
-    pretrain.add_argument("--projection_dim", type=int, default=64)
+    pretrain.add_argument("--projection_dim", type=int, default=64, help="projection / embedding size")
+    pretrain.add_argument("--queue_size", type=int, default=4096, help="MoCo: negatives (a multiple of --batch_size)")
+    pretrain.add_argument("--momentum", type=float, default=0.99, help="MoCo: key-encoder momentum")
+    pretrain.add_argument("--margin", type=float, default=None, help="Siamese (1.0) / Triplet (0.2) margin")
     pretrain.add_argument("--crop_scale_min", type=float, default=0.25)
     pretrain.add_argument("--blur_prob", type=float, default=0.0)
     pretrain.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker"],

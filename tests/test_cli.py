@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from helpers import write_fake_fashion_mnist
 
 from kssl import cli
@@ -24,3 +26,13 @@ def test_pretrain_then_eval(tmp_path, monkeypatch, capsys):
     assert cli.main(["eval", "knn", str(out)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["protocol"] == "knn" and 0.0 <= result["accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("method, extra", [("moco", ["--queue_size", "32"]), ("triplet", ["--margin", "0.3"])])
+def test_pretrain_other_methods(tmp_path, monkeypatch, method, extra):
+    write_fake_fashion_mnist(tmp_path / "data" / "fashion_mnist", train=64, test=32)
+    monkeypatch.setenv("KSSL_DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / method
+    assert cli.main(["pretrain", method, "--epochs", "1", "--batch_size", "16", "--out", str(out), "--verbose", "0",
+                     *extra]) == 0
+    assert json.loads((out / "metadata.json").read_text())["method"].lower() == method
