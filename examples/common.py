@@ -55,6 +55,14 @@ def views(data, **kwargs):
     )
 
 
+def batches(train, labelled=False):
+    """The training pipeline: shuffled full batches of images, or of (images, labels) for methods that
+    learn from labels."""
+    if labelled:
+        return train.labelled(FLAGS.batch_size, shuffle=True, seed=FLAGS.seed, drop_remainder=True)
+    return train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed)
+
+
 def report(title, data, encoders, history, train_seconds, recall=False):
     """Evaluates `encoders` (name -> encoder) next to random-init (and raw pixels if asked), prints the
     table and writes OUT/results.json. Returns the rows."""

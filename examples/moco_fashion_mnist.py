@@ -31,10 +31,8 @@ def main(argv):
         encoder, version=FLAGS.version, projection_dim=FLAGS.projection_dim, queue_size=queue_size,
         momentum=FLAGS.momentum, augment=common.views(data, blur_prob=FLAGS.blur_prob), seed=FLAGS.seed,
     )
-    history, seconds = kssl.training.pretrain(
-        model, train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed), FLAGS.epochs,
-        learning_rate=FLAGS.learning_rate, out=FLAGS.out,
-    )
+    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
+                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
     common.report(f"MoCo v{FLAGS.version}", data, {"random_init": random_encoder, "moco": model.encoder}, history, seconds)
 
 

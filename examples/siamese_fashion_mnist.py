@@ -27,9 +27,8 @@ def main(argv):
     model = kssl.methods.Siamese(
         encoder, embedding_dim=FLAGS.embedding_dim, margin=FLAGS.margin, pairs=FLAGS.pairs, augment=common.views(data)
     )
-    batches = (train.labelled(FLAGS.batch_size, shuffle=True, seed=FLAGS.seed, drop_remainder=True)
-               if FLAGS.pairs == "labels" else train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed))
-    history, seconds = kssl.training.pretrain(model, batches, FLAGS.epochs, learning_rate=FLAGS.learning_rate, out=FLAGS.out)
+    history, seconds = kssl.training.pretrain(model, common.batches(train, labelled=FLAGS.pairs == "labels"),
+                                              FLAGS.epochs, learning_rate=FLAGS.learning_rate, out=FLAGS.out)
     name = "siamese" if FLAGS.pairs == "views" else "siamese_labels"
     common.report(f"Siamese ({FLAGS.pairs})", data, {"random_init": random_encoder, name: model.encoder},
                   history, seconds, recall=True)

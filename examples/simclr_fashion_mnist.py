@@ -28,10 +28,8 @@ def main(argv):
     model = kssl.methods.SimCLR(
         encoder, projection_dim=FLAGS.projection_dim, temperature=FLAGS.temperature, augment=common.views(data)
     )
-    history, seconds = kssl.training.pretrain(
-        model, train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed), FLAGS.epochs,
-        learning_rate=FLAGS.learning_rate, out=FLAGS.out,
-    )
+    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
+                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
     rows = common.report("SimCLR", data, {"random_init": random_encoder, "simclr": model.encoder}, history, seconds)
 
     kssl.zoo.save(model, FLAGS.out, metadata={
