@@ -36,6 +36,7 @@ def main(argv):
         "data": "fashion_mnist",
         "metrics": {"linear": rows["simclr"]["linear"], "knn": rows["simclr"]["knn"]},
         "command": f"python examples/simclr_fashion_mnist.py --epochs {FLAGS.epochs} --out {FLAGS.out}",
+        "history": history.history,  # training curves for `kssl eval report`
     })
     reloaded = kssl.zoo.load(FLAGS.out)
     images = data.test.float_images()[:512]
