@@ -1,8 +1,18 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
+from kssl.methods.exemplar import Exemplar
+from kssl.methods.jigsaw import Jigsaw
+from kssl.methods.relative_patch import RelativePatchPosition
+from kssl.methods.rotation import RotationPrediction
 from kssl.methods.simclr import SimCLR
 
-METHODS = {"simclr": SimCLR}
+METHODS = {
+    "simclr": SimCLR,
+    "rotation": RotationPrediction,
+    "jigsaw": Jigsaw,
+    "relative_patch": RelativePatchPosition,
+    "exemplar": Exemplar,
+}
 
 
 def get(name):
