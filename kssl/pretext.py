@@ -73,14 +73,20 @@ def _all_permutations(tiles):
 def _maximal_hamming_permutations(count, tiles, seed):
     rng = np.random.default_rng(seed)
     candidates = _all_permutations(tiles)[rng.permutation(math.factorial(tiles))]  # random tie-breaking
-    one_hot = np.zeros((len(candidates), tiles * tiles), np.float32)
-    one_hot[np.arange(len(candidates))[:, None], np.arange(tiles) * tiles + candidates] = 1.0
+    columns = np.ascontiguousarray(candidates.T)
+
+    def distances(perm):  # Hamming distance of every candidate to `perm`, one column at a time (fast)
+        total = np.zeros(len(candidates), np.int8)
+        for position, value in enumerate(perm):
+            total += columns[position] != value
+        return total
+
     chosen = [0]
-    min_distance = tiles - one_hot @ one_hot[0]  # Hamming distance to the closest chosen permutation
+    min_distance = distances(candidates[0])  # to the closest chosen permutation
     for _ in range(count - 1):
         best = int(np.argmax(min_distance))
         chosen.append(best)
-        min_distance = np.minimum(min_distance, tiles - one_hot @ one_hot[best])
+        min_distance = np.minimum(min_distance, distances(candidates[best]))
     return candidates[chosen].astype(np.int32)
 
 
@@ -92,7 +98,7 @@ def maximal_hamming_permutations(count, tiles=9, seed=0):
     (number of positions that differ) to its closest already-chosen permutation is largest. Ties are
     broken by a random order drawn from `seed`, so the set is a deterministic function of
     `(count, tiles, seed)`. Every permutation of `tiles` is a candidate (9! = 362880 for 3x3 tiles);
-    1000 permutations of 9 tiles take a few seconds, and the result is cached.
+    1000 permutations of 9 tiles take about 2 s, and the result is cached.
 
     Minimum pairwise distance reached for 9 tiles (seed 0, checked by the tests): 6 for 100
     permutations, 5 for 1000 (the paper's set sizes). Greedy is not optimal: sets of 72 permutations
