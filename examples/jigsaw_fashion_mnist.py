@@ -17,6 +17,7 @@ Re-running with the same OUT resumes an interrupted training run from OUT/backup
 
 import json
 import os
+import sys
 
 from absl import app, flags
 
@@ -86,7 +87,7 @@ def main(argv):
 
     run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "train_examples": len(train),
            "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
-           "command": f"python examples/jigsaw_fashion_mnist.py --epochs {FLAGS.epochs} --out {FLAGS.out}"}
+           "command": "python " + " ".join(sys.argv)}
     with open(os.path.join(FLAGS.out, "results.json"), "w") as f:
         json.dump({**results, "run": run}, f, indent=2)
 

@@ -18,6 +18,7 @@ Re-running with the same OUT resumes an interrupted training run from OUT/backup
 
 import json
 import os
+import sys
 
 from absl import app, flags
 
@@ -87,7 +88,7 @@ def main(argv):
 
     run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "train_examples": len(train),
            "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
-           "command": f"python examples/relative_patch_fashion_mnist.py --epochs {FLAGS.epochs} --out {FLAGS.out}"}
+           "command": "python " + " ".join(sys.argv)}
     with open(os.path.join(FLAGS.out, "results.json"), "w") as f:
         json.dump({**results, "run": run}, f, indent=2)
 

@@ -11,6 +11,7 @@ training run from OUT/backup/.
 
 import json
 import os
+import sys
 
 from absl import app, flags
 
@@ -74,7 +75,7 @@ def main(argv):
 
     run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "train_examples": len(train),
            "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
-           "command": f"python examples/rotation_fashion_mnist.py --epochs {FLAGS.epochs} --out {FLAGS.out}"}
+           "command": "python " + " ".join(sys.argv)}
     with open(os.path.join(FLAGS.out, "results.json"), "w") as f:
         json.dump({**results, "run": run}, f, indent=2)
 

@@ -53,7 +53,7 @@ def test_rotation_learns_and_round_trips(tmp_path):
     model = kssl.methods.RotationPrediction(tile_encoder(12), hidden_dim=8, augment=FlipLeftRight())
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x = smooth_images(32, 12)
-    losses = model.fit(x, batch_size=16, epochs=6, verbose=0).history["loss"]
+    losses = model.fit(x, batch_size=16, epochs=4, verbose=0).history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
     clone = kssl.methods.RotationPrediction.from_config(model.get_config())
     assert as_json(clone.get_config()) == as_json(model.get_config())
@@ -152,10 +152,10 @@ def test_jigsaw_learns_compiles_with_xla_and_round_trips(tmp_path):
     model = kssl.methods.Jigsaw(tile_encoder(4), tile_size=4, gap=1, jitter=1, num_permutations=10,
                                 hidden_dim=16, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True)
-    x = smooth_images(32, 18)
+    x = smooth_images(16, 18)
     out = model(x[:4])
     assert tuple(out["logits"].shape) == (4, 10)
-    losses = model.fit(x, batch_size=16, epochs=2, verbose=0).history["loss"]
+    losses = model.fit(x, batch_size=8, epochs=1, verbose=0).history["loss"]
     assert model.jit_compile and np.isfinite(losses).all()
     config = model.get_config()
     assert config["num_permutations"] == 10 and config["tile_size"] == 4
@@ -215,7 +215,7 @@ def test_relative_patch_learns_and_round_trips():
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x = smooth_images(16, 18)
     assert tuple(model(x[:2])["logits"].shape) == (16, 8)
-    losses = model.fit(x, batch_size=8, epochs=2, verbose=0).history["loss"]
+    losses = model.fit(x, batch_size=8, epochs=1, verbose=0).history["loss"]
     assert np.isfinite(losses).all()
     clone = kssl.methods.RelativePatchPosition.from_config(model.get_config())
     assert as_json(clone.get_config()) == as_json(model.get_config())
