@@ -9,7 +9,8 @@ et al., 2015): a `grid` x `grid` block of square cells of side `tile_size + gap 
 row-major order (k = row * grid + col; for a 3x3 grid 0 is top-left, 4 the centre, 8 bottom-right).
 The block's top-left corner is drawn uniformly from the image's leftover margin, and each tile from
 `gap // 2 + [0, jitter]` inside its cell, so two neighbouring tiles are a random `gap` to
-`gap + 2 * jitter` pixels apart (the gap and the jitter are the seeds' guards against matching edges and lines across tiles).
+`gap + 2 * jitter` pixels apart (the gap and the jitter are the seeds' guards against matching edges
+and lines across tiles).
 
 Why hand-written: Keras has no tile/patch sampler with per-tile jitter; `tf.image.extract_patches`
 uses one fixed stride and `tf.image.crop_and_resize` does not compile with XLA. Tiles are cut with
