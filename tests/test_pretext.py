@@ -124,7 +124,8 @@ def test_tiles_are_exact_crops_with_gaps_and_jitter():
     tiles, ys, xs = np.asarray(tiles), np.asarray(ys), np.asarray(xs)
     for b in range(8):
         for k in range(9):
-            np.testing.assert_array_equal(tiles[b, k], images[b, ys[b, k] : ys[b, k] + tile, xs[b, k] : xs[b, k] + tile])
+            y, x = ys[b, k], xs[b, k]
+            np.testing.assert_array_equal(tiles[b, k], images[b, y : y + tile, x : x + tile])
     grid_y, grid_x = ys.reshape(8, 3, 3), xs.reshape(8, 3, 3)
     assert (np.diff(grid_y, axis=1) >= tile + gap).all() and (np.diff(grid_x, axis=2) >= tile + gap).all()
     assert ys.min() >= 0 and ys.max() + tile <= 23 and xs.max() + tile <= 21

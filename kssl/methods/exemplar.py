@@ -92,7 +92,9 @@ class Exemplar(SelfSupervisedModel):
             )
         labels = self.exemplar_labels(y)
         # Checked at run time: an id outside [0, N) would otherwise give a NaN or garbage loss.
-        tf.debugging.assert_less(labels, self.num_exemplars, message="Exemplar: `exemplar_ids` must be < num_exemplars.")
+        tf.debugging.assert_less(
+            labels, self.num_exemplars, message="Exemplar: `exemplar_ids` must be < num_exemplars."
+        )
         tf.debugging.assert_non_negative(labels, message="Exemplar: `exemplar_ids` must be >= 0.")
         return super().compute_loss(x, y, {**y_pred, "labels": labels}, sample_weight, training)
 

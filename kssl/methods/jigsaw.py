@@ -81,7 +81,8 @@ class Jigsaw(SelfSupervisedModel):
         check_tile_encoder(encoder, tile_size, type(self).__name__)
         self.tile_size, self.gap, self.jitter = int(tile_size), int(gap), int(jitter)
         limit = math.factorial(self.grid**2)
-        if isinstance(num_permutations, bool) or not isinstance(num_permutations, int) or not 2 <= num_permutations <= limit:
+        valid = isinstance(num_permutations, int) and not isinstance(num_permutations, bool)
+        if not valid or not 2 <= num_permutations <= limit:
             raise ValueError(
                 f"`num_permutations` must be an integer in [2, {limit}] (9! permutations of 9 tiles); got "
                 f"{num_permutations!r}."
