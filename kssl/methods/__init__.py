@@ -1,12 +1,32 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
 from kssl.core import check_choice
+from kssl.methods.exemplar import Exemplar
+from kssl.methods.jigsaw import Jigsaw
 from kssl.methods.moco import MoCo
+from kssl.methods.relative_patch import RelativePatchPosition
+from kssl.methods.rotation import RotationPrediction
 from kssl.methods.siamese import Siamese
 from kssl.methods.simclr import SimCLR
 from kssl.methods.triplet import Triplet
 
-METHODS = {"simclr": SimCLR, "moco": MoCo, "siamese": Siamese, "triplet": Triplet}
+METHODS = {
+    # contrastive and metric learning
+    "simclr": SimCLR,
+    "moco": MoCo,
+    "siamese": Siamese,
+    "triplet": Triplet,
+    # reconstruction
+    "denoising": DenoisingAutoencoder,
+    "colorization": Colorization,
+    "inpainting": ContextEncoder,
+    "split_brain": SplitBrain,
+    # pretext classification
+    "rotation": RotationPrediction,
+    "jigsaw": Jigsaw,
+    "relative_patch": RelativePatchPosition,
+    "exemplar": Exemplar,
+}
 
 
 def get(name):
