@@ -117,10 +117,12 @@ def soft_encode(ab, bins, neighbours=5, sigma=5.0):
     if not isinstance(sigma, (int, float)) or sigma <= 0:
         raise ValueError(f"`sigma` must be a number > 0; got {sigma!r}.")
     ab = ops.convert_to_tensor(ab, "float32")
-    num_bins = int(np.shape(bins)[0])
-    negative_d2, index = ops.top_k(-_squared_distances(ab, bins), neighbours)
-    weights = ops.softmax(negative_d2 / (2.0 * sigma**2), axis=-1)  # = normalised Gaussian kernel
-    return ops.sum(ops.one_hot(index, num_bins) * weights[..., None], axis=-2)
+    negative_d2 = -_squared_distances(ab, bins)
+    # Keep the bins at least as close as the k-th nearest (a threshold, not a scatter of the top-k
+    # indices: that would need a (..., k, Q) one-hot, k times the memory of the targets themselves).
+    kth = ops.top_k(negative_d2, neighbours, sorted=True)[0][..., -1:]
+    logits = ops.where(negative_d2 >= kth, negative_d2 / (2.0 * sigma**2), -1e9)
+    return ops.softmax(logits, axis=-1)  # = the Gaussian kernel over the kept bins, normalised
 
 
 def nearest_bin(ab, bins):

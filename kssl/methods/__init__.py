@@ -1,8 +1,18 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
+from kssl.methods.colorization import Colorization
+from kssl.methods.denoising import DenoisingAutoencoder
+from kssl.methods.inpainting import ContextEncoder
 from kssl.methods.simclr import SimCLR
+from kssl.methods.split_brain import SplitBrain
 
-METHODS = {"simclr": SimCLR}
+METHODS = {
+    "simclr": SimCLR,
+    "denoising": DenoisingAutoencoder,
+    "colorization": Colorization,
+    "inpainting": ContextEncoder,
+    "split_brain": SplitBrain,
+}
 
 
 def get(name):
