@@ -270,8 +270,11 @@ class RandomRegionMask(_Mask):
         height, width = images.shape[1], images.shape[2]
         noise = keras.random.uniform((batch, self.grid, self.grid, 1), seed=self.seed_generator)
         smooth = ops.reshape(ops.image.resize(noise, (height, width), interpolation="bilinear"), (batch, height * width))
+        # Bilinear upsampling is flat near the borders: a little per-pixel jitter breaks the ties, so
+        # exactly `hidden` pixels pass the threshold.
+        smooth = smooth + 1e-4 * keras.random.uniform((batch, height * width), seed=self.seed_generator)
         hidden = max(1, round(self.coverage * height * width))
-        # The hidden-th largest value of each image is its threshold (ties are measure-zero).
+        # The hidden-th largest value of each image is its threshold.
         threshold = ops.top_k(smooth, hidden, sorted=True)[0][:, -1:]
         mask = ops.cast(smooth >= threshold, images.dtype)
         return ops.reshape(mask, (batch, height, width, 1))

@@ -129,8 +129,13 @@ class Colorization(SelfSupervisedModel):
 
     def rgb_encoder(self):
         """`model.encoder` behind `kssl.color.LabChannels("L")`: RGB images in, features out."""
-        inputs = keras.Input((*self.encoder.input_shape[1:3], 3), name="rgb")
-        return keras.Model(inputs, self.encoder(color.LabChannels("L")(inputs)), name=f"{self.encoder.name}_rgb")
+        return self.rgb_encoder_of(self.encoder)
+
+    @staticmethod
+    def rgb_encoder_of(encoder):
+        """Any L-input `encoder` behind `kssl.color.LabChannels("L")` (e.g. a random-init baseline)."""
+        inputs = keras.Input((*encoder.input_shape[1:3], 3), name="rgb")
+        return keras.Model(inputs, encoder(color.LabChannels("L")(inputs)), name=f"{encoder.name}_rgb")
 
     def get_config(self):
         return {
