@@ -291,3 +291,24 @@ def test_openclipart_offline_error_names_the_package(tmp_path, monkeypatch):
     monkeypatch.setitem(kssl.datasets.SOURCES["openclipart"], "debian_dir", str(tmp_path / "none"))
     with pytest.raises(FileNotFoundError, match="apt-get install openclipart-png"):
         kssl.datasets.load("openclipart")
+
+
+def test_colorization_example_runs_on_tiny_clipart(tmp_path):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    write_fake_clipart(tmp_path / "data" / "openclipart", {"animals": 24, "food": 24, "logos": 16})
+    env = {**os.environ, "KSSL_DATA_DIR": str(tmp_path / "data"), "KSSL_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": root, "KSSL_OFFLINE": "1"}
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, os.path.join(root, "examples", "colorization_openclipart.py"), "--epochs=1",
+         "--batch_size=16", "--image_size=16", "--widths=8,16", f"--out={out}"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(out / "results.json") as f:
+        results = json.load(f)
+    assert {"random_init", "colorization", "simclr"} <= set(results)
+    assert os.path.getsize(out / "grid.png") > 0
