@@ -103,7 +103,8 @@ def _squared_distances(ab, bins):
 
 def soft_encode(ab, bins, neighbours=5, sigma=5.0):
     """Soft-encoded targets of Zhang et al.: each ab value spreads over its `neighbours` nearest bins
-    with weights exp(-d^2 / 2 sigma^2), normalised to sum to 1. `(..., 2)` -> `(..., Q)`.
+    with weights exp(-d^2 / 2 sigma^2), normalised to sum to 1. `(..., 2)` -> `(..., Q)`. (A bin tied
+    with the k-th nearest is kept too: at most a few extra bins, on exact cell boundaries.)
 
     Example:
     >>> import numpy as np, kssl
