@@ -240,19 +240,26 @@ def _list_image_folder(directory):
 
 
 def decode_image(data, image_size):
-    """PNG bytes -> uint8 `(image_size, image_size, 3)`: alpha composited on white, padded with white
-    to a square (the drawing keeps its aspect ratio), then resized with antialiasing."""
+    """PNG bytes -> uint8 `(image_size, image_size, 3)`: alpha composited on white, the drawing scaled
+    to fit (keeping its aspect ratio, area-averaged) and centred on a white square.
+
+    Averaging is done on alpha-premultiplied colour, so transparent pixels' colour never bleeds in;
+    scaling first and compositing last keeps the per-pixel float work at the small size.
+    """
     import tensorflow as tf
 
-    rgba = tf.io.decode_png(data, channels=4, dtype=tf.uint8).numpy().astype("float32")
+    rgba = tf.cast(tf.io.decode_png(data, channels=4, dtype=tf.uint8), tf.float32)
     alpha = rgba[..., 3:] / 255.0
-    rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
-    height, width = rgb.shape[:2]
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    rgb = np.pad(rgb, ((top, side - height - top), (left, side - width - left), (0, 0)), constant_values=255.0)
-    resized = tf.image.resize(rgb, (image_size, image_size), method="area" if side >= image_size else "bilinear")
-    return np.clip(np.round(resized.numpy()), 0, 255).astype("uint8")
+    premultiplied = tf.concat([rgba[..., :3] * alpha, alpha], axis=-1)
+    height, width = int(rgba.shape[0]), int(rgba.shape[1])
+    scale = image_size / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    small = tf.image.resize(premultiplied, size, method="area" if scale <= 1 else "bilinear").numpy()
+    top, left = (image_size - size[0]) // 2, (image_size - size[1]) // 2
+    square = np.zeros((image_size, image_size, 4), "float32")  # transparent: composites to white
+    square[top : top + size[0], left : left + size[1]] = small
+    rgb = square[..., :3] + 255.0 * (1.0 - square[..., 3:])
+    return np.clip(np.round(rgb), 0, 255).astype("uint8")
 
 
 def _cache_path(name, directory, folder, image_size):
