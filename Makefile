@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kssl-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+CLIPART := /usr/share/openclipart/png
 DEMO_EPOCHS ?= 2
 PYTEST_ARGS ?=
 
@@ -22,6 +23,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 data:
 	@[ -f $(FMNIST) ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
+	@[ -d $(CLIPART) ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openclipart-png; }
 
 demo: install data
 	$(BIN)/python examples/simclr_fashion_mnist.py --epochs $(DEMO_EPOCHS) --raw_pixels --out out/demo

@@ -114,6 +114,12 @@ class SelfSupervisedModel(keras.Model):
     def ssl_loss(self, outputs):
         raise NotImplementedError
 
+    @property
+    def input_channels(self):
+        """Channels of the images the method trains on: the encoder's, unless the method feeds the
+        encoder part of them (colorization: RGB in, L to the encoder)."""
+        return self.encoder.input_shape[-1]
+
     # ---- shared machinery ---------------------------------------------------------------------
     def views(self, x, count):
         """`count` random views of `x` from `augment` (identity when `augment` is None)."""
@@ -132,7 +138,7 @@ class SelfSupervisedModel(keras.Model):
         """Refuses a batch that does not match the encoder's input, naming the argument."""
         name = type(self).__name__
         shape = tuple(x.shape)
-        expected = self.encoder.input_shape
+        expected = (*self.encoder.input_shape[:-1], self.input_channels)
         if len(shape) != 4:
             raise ValueError(
                 f"{name}: `x` must be a batch of images shaped (batch, height, width, channels) like "
@@ -140,7 +146,7 @@ class SelfSupervisedModel(keras.Model):
             )
         if shape[-1] is not None and expected[-1] is not None and shape[-1] != expected[-1]:
             raise ValueError(
-                f"{name}: `x` must have {expected[-1]} channel(s), as the encoder expects; got "
+                f"{name}: `x` must have {expected[-1]} channel(s), as {name} expects; got "
                 f"{shape[-1]} (shape {shape})."
             )
         if "int" in keras.backend.standardize_dtype(x.dtype):

@@ -4,6 +4,11 @@ Order (../shared/DATA.md): an explicit `path`, then `$KSSL_DATA_DIR/<name>/`, th
 package's directory, then Keras' cache (`~/.keras/datasets/<name>/`), then TFDS' prepared cache, and
 only then a TFDS download. With `KSSL_OFFLINE=1`, or when the download fails, the error names the
 package that provides the files.
+
+Image-folder datasets ("openclipart": `<root>/<category>/**/*.png`, the category is the label) have
+no online source: the same local order, then an error naming the package. Their decoded, resized
+arrays are cached as `.npz` under `$KSSL_CACHE_DIR` (default `~/.keras/datasets/kssl_cache/`), keyed
+by the folder, its file list and the image size.
 """
 
 import dataclasses
@@ -27,6 +32,14 @@ SOURCES = {
             "t-shirt/top", "trouser", "pullover", "dress", "coat",
             "sandal", "shirt", "sneaker", "bag", "ankle boot",
         ),
+    },
+    # 8121 colour clip-art PNGs in 22 uneven categories (computer 2158 ... logos 7).
+    "openclipart": {
+        "kind": "image_folder",
+        "debian_dir": "/usr/share/openclipart/png",
+        "keras_cache": "openclipart",
+        "install": "apt-get install openclipart-png",
+        "test_fraction": 0.2,
     },
 }
 
@@ -159,12 +172,14 @@ def _read_tfds(name, download):
     }
 
 
-def load(name="fashion_mnist", path=None):
+def load(name="fashion_mnist", path=None, image_size=32, seed=0):
     """Loads a dataset by name; see the module docstring for where it looks.
 
     Args:
-        name: one of `kssl.datasets.SOURCES` ("fashion_mnist").
+        name: one of `kssl.datasets.SOURCES` ("fashion_mnist", "openclipart").
         path: a directory holding the dataset's files (skips every other place).
+        image_size: side of the square images of an image-folder dataset (ignored by the others).
+        seed: the train/test split of an image-folder dataset (per category, `test_fraction` to test).
 
     Example:
     >>> import kssl
@@ -179,6 +194,8 @@ def load(name="fashion_mnist", path=None):
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"`name` must be one of {sorted(SOURCES)}; got {name!r}.{hint}")
     spec = SOURCES[name]
+    if spec.get("kind") == "image_folder":
+        return _load_image_folder(name, path, image_size, seed)
     tried = []
     for directory in _local_dirs(name, path):
         if all(os.path.exists(os.path.join(directory, f)) for files in spec["files"].values() for f in files):
@@ -199,4 +216,145 @@ def load(name="fashion_mnist", path=None):
     raise FileNotFoundError(
         f"Could not load {name!r}: no local copy in {tried}, and TensorFlow Datasets failed ({failure}). "
         f"Install it with `{spec['install']}`, or set KSSL_DATA_DIR to a directory holding {name}/."
+    )
+
+
+# ---- image folders (Open Clip Art) ----------------------------------------------------------------
+IMAGE_EXTENSIONS = (".png",)
+
+
+def _list_image_folder(directory):
+    """{category: sorted image paths} of `directory/<category>/**/*.png`; categories sorted."""
+    folder = {}
+    for category in sorted(os.listdir(directory)):
+        root = os.path.join(directory, category)
+        if not os.path.isdir(root):
+            continue
+        files = sorted(
+            os.path.join(parent, f) for parent, _, names in os.walk(root) for f in names
+            if f.lower().endswith(IMAGE_EXTENSIONS)
+        )
+        if files:
+            folder[category] = files
+    return folder
+
+
+# Images above this many pixels (a 4096 x 4096 square) are skipped: 19 of Open Clip Art's 8121 PNGs,
+# which hold two thirds of its pixels (one is 20990 x 29700, more than tf.io.decode_png accepts).
+MAX_PIXELS = 4096 * 4096
+
+
+def png_pixels(data):
+    """Width x height from a PNG's header (no decoding); infinity when `data` is not a PNG."""
+    import struct
+
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n":
+        return float("inf")
+    width, height = struct.unpack(">II", data[16:24])
+    return width * height
+
+
+def decode_image(data, image_size):
+    """PNG bytes -> uint8 `(image_size, image_size, 3)`: alpha composited on white, the drawing scaled
+    to fit (keeping its aspect ratio, area-averaged) and centred on a white square.
+
+    Averaging is done on alpha-premultiplied colour, so transparent pixels' colour never bleeds in;
+    scaling first and compositing last keeps the per-pixel float work at the small size.
+    """
+    import tensorflow as tf
+
+    rgba = tf.cast(tf.io.decode_png(data, channels=4, dtype=tf.uint8), tf.float32)
+    alpha = rgba[..., 3:] / 255.0
+    premultiplied = tf.concat([rgba[..., :3] * alpha, alpha], axis=-1)
+    height, width = int(rgba.shape[0]), int(rgba.shape[1])
+    scale = image_size / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    small = tf.image.resize(premultiplied, size, method="area" if scale <= 1 else "bilinear").numpy()
+    top, left = (image_size - size[0]) // 2, (image_size - size[1]) // 2
+    square = np.zeros((image_size, image_size, 4), "float32")  # transparent: composites to white
+    square[top : top + size[0], left : left + size[1]] = small
+    rgb = square[..., :3] + 255.0 * (1.0 - square[..., 3:])
+    return np.clip(np.round(rgb), 0, 255).astype("uint8")
+
+
+def _cache_path(name, directory, folder, image_size):
+    import hashlib
+
+    key = hashlib.sha256(
+        "\n".join([os.path.abspath(directory), str(image_size), str(MAX_PIXELS)]
+                  + [os.path.relpath(f, directory) for files in folder.values() for f in files]).encode()
+    ).hexdigest()[:16]
+    root = os.environ.get("KSSL_CACHE_DIR") or os.path.join(
+        os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets", "kssl_cache"
+    )
+    return os.path.join(root, f"{name}_{image_size}px_{key}.npz")
+
+
+def _read_image_folder(name, directory, image_size, verbose=True):
+    """All images and labels of a folder, decoded once and then read from the .npz cache."""
+    import keras
+
+    folder = _list_image_folder(directory)
+    if not folder:
+        raise FileNotFoundError(f"{directory} holds no <category>/*.png images.")
+    cache = _cache_path(name, directory, folder, image_size)
+    if os.path.exists(cache):
+        with np.load(cache) as saved:
+            return saved["images"], saved["labels"], tuple(str(c) for c in saved["class_names"])
+    paths = [(label, f) for label, files in enumerate(folder.values()) for f in files]
+    images = np.empty((len(paths), image_size, image_size, 3), np.uint8)
+    labels, skipped = [], []
+    progress = keras.utils.Progbar(len(paths), verbose=1 if verbose else 0, unit_name="image")
+    for i, (label, path) in enumerate(paths):
+        with open(path, "rb") as f:
+            data = f.read()
+        if png_pixels(data) > MAX_PIXELS:
+            skipped.append(path)  # posters of up to 600 megapixels: minutes each, for a 32 px thumbnail
+        else:
+            images[len(labels)] = decode_image(data, image_size)
+            labels.append(label)
+        if i % 256 == 0 or i == len(paths) - 1:
+            progress.update(i + 1)
+    if skipped:
+        print(f"{name}: skipped {len(skipped)} images larger than {MAX_PIXELS} pixels (or not PNG), e.g. {skipped[0]}")
+    images, labels = images[: len(labels)], np.array(labels, np.int64)
+    class_names = tuple(folder)
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    partial = f"{cache}.{os.getpid()}.partial"
+    with open(partial, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+        np.savez(f, images=images, labels=labels, class_names=np.array(class_names))
+    os.replace(partial, cache)  # atomic: a reader never sees half a cache file
+    return images, labels, class_names
+
+
+def split_per_class(labels, test_fraction, seed):
+    """Deterministic train/test indices: each class's examples shuffled with `seed`, and round(
+    test_fraction * n) of them (at least one when n >= 2) go to test, so rare classes are in both."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(labels):
+        index = rng.permutation(np.flatnonzero(labels == label))
+        count = min(len(index) - 1, max(1, round(test_fraction * len(index)))) if len(index) >= 2 else 0
+        test.extend(index[:count])
+        train.extend(index[count:])
+    return np.sort(np.array(train, np.int64)), np.sort(np.array(test, np.int64))
+
+
+def _load_image_folder(name, path, image_size, seed):
+    spec = SOURCES[name]
+    if not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"`image_size` must be an integer >= 1; got {image_size!r}.")
+    tried = []
+    for directory in _local_dirs(name, path):
+        if os.path.isdir(directory) and _list_image_folder(directory):
+            images, labels, class_names = _read_image_folder(name, directory, image_size)
+            train, test = split_per_class(labels, spec["test_fraction"], seed)
+            return Dataset(name, Split(images[train], labels[train]), Split(images[test], labels[test]),
+                           class_names=class_names, source=directory)
+        tried.append(directory)
+    if path is not None:
+        raise FileNotFoundError(f"`path` {path!r} does not hold <category>/*.png images.")
+    raise FileNotFoundError(
+        f"Could not load {name!r}: no local copy in {tried}, and it has no online source. Install it with "
+        f"`{spec['install']}`, or set KSSL_DATA_DIR to a directory holding {name}/<category>/*.png."
     )

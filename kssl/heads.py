@@ -60,3 +60,101 @@ class ProjectionHead(keras.layers.Layer):
             "num_layers": self.num_layers,
             "batch_norm": self.batch_norm,
         }
+
+
+def feature_map_model(encoder):
+    """The spatial part of `encoder`: a `keras.Model` sharing its layers, from its input to the input of
+    its last global pooling layer, i.e. `(batch, h, w, channels)` feature maps. Reconstruction methods
+    decode these; training them trains `encoder` itself.
+
+    Example:
+    >>> import kssl
+    >>> kssl.heads.feature_map_model(kssl.backbones.convnet((28, 28, 1), widths=(8, 16))).output_shape
+    (None, 14, 14, 16)
+    """
+    pools = [
+        layer for layer in encoder.layers
+        if isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D))
+    ]
+    if not pools:
+        raise ValueError(
+            f"`encoder` ({encoder.name}) must end in a global pooling layer (GlobalAveragePooling2D or "
+            "GlobalMaxPooling2D) whose input is the spatial feature map to decode, as kssl.backbones' "
+            "encoders do."
+        )
+    return keras.Model(encoder.inputs, pools[-1].input, name=f"{encoder.name}_feature_map")
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class ConvDecoder(keras.layers.Layer):
+    """Decoder from `(batch, h, w, c)` feature maps to `(batch, height, width, channels)`: per factor of
+    2 in size, a stride-2 3x3 Conv2DTranspose -> BN -> ReLU (widths halve each time by default), then a
+    3x3 Conv2D to `channels` with `activation` (a resize closes any gap left by a size that is not the
+    feature map's times a power of 2).
+
+    Args:
+        output_shape: (height, width, channels) of the prediction.
+        widths: filters of the upsampling stages (default: the input channels halved at each stage).
+        activation: of the last layer ("sigmoid" for pixels in [0, 1], None for logits or ab values).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> decoder = kssl.heads.ConvDecoder((28, 28, 1), activation="sigmoid")
+    >>> tuple(decoder(np.zeros((2, 7, 7, 32), "float32")).shape)
+    (2, 28, 28, 1)
+    """
+
+    def __init__(self, output_shape, widths=None, activation="sigmoid", **kwargs):
+        super().__init__(**kwargs)
+        if (
+            not isinstance(output_shape, (tuple, list)) or len(output_shape) != 3
+            or not all(isinstance(d, int) and d > 0 for d in output_shape)
+        ):
+            raise ValueError(f"`output_shape` must be (height, width, channels) of positive ints; got {output_shape!r}.")
+        self.target_shape = tuple(output_shape)
+        self.widths = None if widths is None else tuple(int(w) for w in widths)
+        self.activation = activation
+
+    def build(self, input_shape):
+        h, w, c = input_shape[1], input_shape[2], input_shape[3]
+        height, width, channels = self.target_shape
+        stages = 0
+        while h * 2 ** (stages + 1) <= height and w * 2 ** (stages + 1) <= width:
+            stages += 1
+        widths = self.widths or tuple(max(8, c // 2 ** (i + 1)) for i in range(stages))
+        if len(widths) != stages:
+            raise ValueError(
+                f"`widths` must have one entry per upsampling stage ({stages} from {h}x{w} to {height}x{width}); "
+                f"got {self.widths!r}."
+            )
+        self.blocks = []
+        for width_i in widths:
+            self.blocks += [
+                keras.layers.Conv2DTranspose(width_i, 3, strides=2, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(synchronized=True),
+                keras.layers.ReLU(),
+            ]
+        if h * 2**stages != height or w * 2**stages != width:
+            self.blocks.append(keras.layers.Resizing(height, width, interpolation="bilinear"))
+        self.blocks.append(keras.layers.Conv2D(channels, 3, padding="same", activation=self.activation))
+        shape = tuple(input_shape)
+        for block in self.blocks:
+            block.build(shape)
+            shape = block.compute_output_shape(shape)
+        self.built = True
+
+    def call(self, x, training=False):
+        for block in self.blocks:
+            x = block(x, training=training) if isinstance(block, keras.layers.BatchNormalization) else block(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.target_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "output_shape": self.target_shape,
+            "widths": self.widths,
+            "activation": self.activation,
+        }

@@ -293,3 +293,88 @@ def batch_triplet(embeddings, labels, margin=0.2, strategy="batch_hard", distanc
     per_triplet = ops.relu(d[:, :, None] - d[:, None, :] + margin) * mask
     counted = ops.cast(per_triplet > 0, dtype) if strategy == "batch_all" else mask
     return ops.sum(per_triplet) / ops.maximum(ops.sum(counted), 1.0)
+
+# ---- reconstruction (denoising, inpainting, colorization, split-brain) ---------------------------
+RECONSTRUCTION_LOSSES = ("mse", "bce")
+
+
+def reconstruction_loss(targets, predictions, kind="mse", mask=None):
+    """Mean per-pixel reconstruction loss, optionally over the pixels where `mask` is 1 only.
+
+        mse:  (x - x^)^2                                   (predictions are values)
+        bce:  -[x log x^ + (1 - x) log(1 - x^)]            (predictions are probabilities in (0, 1),
+                                                           targets in [0, 1]; Vincent et al., 2010)
+
+    Args:
+        targets, predictions: `(batch, height, width, channels)`.
+        kind: "mse" or "bce".
+        mask: None, or `(batch, height, width, 1)` weights (1 = counted): the mean is over masked
+            pixels, which is the context encoder's masked L2 (Pathak et al., 2016).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> x = np.zeros((1, 2, 2, 1), "float32"); y = np.ones((1, 2, 2, 1), "float32")
+    >>> mask = np.array([1, 0, 0, 0], "float32").reshape(1, 2, 2, 1)
+    >>> float(kssl.losses.reconstruction_loss(x, y)), float(kssl.losses.reconstruction_loss(x, y * 0.5, mask=mask))
+    (1.0, 0.25)
+    """
+    if kind not in RECONSTRUCTION_LOSSES:
+        raise ValueError(f"`loss` must be one of {RECONSTRUCTION_LOSSES}; got {kind!r}.")
+    targets, predictions = ops.convert_to_tensor(targets), ops.convert_to_tensor(predictions)
+    dtype = _loss_dtype(predictions)
+    targets, predictions = ops.cast(targets, dtype), ops.cast(predictions, dtype)
+    if kind == "mse":
+        per_pixel = ops.square(targets - predictions)
+    else:
+        p = ops.clip(predictions, 1e-7, 1.0 - 1e-7)
+        per_pixel = -(targets * ops.log(p) + (1.0 - targets) * ops.log(1.0 - p))
+    per_pixel = ops.mean(per_pixel, axis=-1, keepdims=True)
+    if mask is None:
+        return ops.mean(per_pixel)
+    mask = ops.cast(mask, dtype)
+    return ops.sum(per_pixel * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def soft_cross_entropy(targets, logits, weights=None):
+    """Cross-entropy -sum_q t_q log softmax(logits)_q with soft targets, averaged over positions,
+    each position weighted by `weights` (Zhang et al.'s rebalanced multinomial loss). Shapes:
+    `(..., Q)` targets and logits, `(...)` weights.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> t = np.array([[0.0, 1.0]], "float32")
+    >>> round(float(kssl.losses.soft_cross_entropy(t, np.array([[0.0, 0.0]], "float32"))), 4)
+    0.6931
+    """
+    logits = ops.convert_to_tensor(logits)
+    dtype = _loss_dtype(logits)
+    per_position = -ops.sum(ops.cast(targets, dtype) * ops.log_softmax(ops.cast(logits, dtype), axis=-1), axis=-1)
+    if weights is None:
+        return ops.mean(per_position)
+    return ops.mean(per_position * ops.cast(weights, dtype))
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """GAN discriminator loss: BCE(D(real), 1) + BCE(D(fake), 0), from logits (Goodfellow et al., 2014).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> float(kssl.losses.discriminator_loss(np.full((4, 1), 20.0, "float32"), np.full((4, 1), -20.0, "float32"))) < 1e-6
+    True
+    """
+    real_logits, fake_logits = ops.convert_to_tensor(real_logits), ops.convert_to_tensor(fake_logits)
+    real = keras.losses.binary_crossentropy(ops.ones_like(real_logits), real_logits, from_logits=True)
+    fake = keras.losses.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
+    return ops.mean(real) + ops.mean(fake)
+
+
+def generator_adversarial_loss(fake_logits):
+    """The generator's non-saturating adversarial loss BCE(D(fake), 1), from logits.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> round(float(kssl.losses.generator_adversarial_loss(np.zeros((4, 1), "float32"))), 4)
+    0.6931
+    """
+    fake_logits = ops.convert_to_tensor(fake_logits)
+    return ops.mean(keras.losses.binary_crossentropy(ops.ones_like(fake_logits), fake_logits, from_logits=True))

@@ -5,6 +5,7 @@ from kssl.eval.compare import compare, markdown_table
 from kssl.eval.features import extract, layer_encoder
 from kssl.eval.finetune import finetune, label_subset, label_subset_index
 from kssl.eval.geometry import alignment, alignment_uniformity, uniformity
+from kssl.eval.images import image_grid, write_png
 from kssl.eval.knn import knn, knn_predict
 from kssl.eval.linear import linear_probe, linear_probe_features
 from kssl.eval.plots import fraction_plot, history_plot, tsne_plot
@@ -14,7 +15,7 @@ from kssl.eval.retrieval import recall_at_k, recall_at_k_features
 
 __all__ = [
     "adapt_images", "alignment", "alignment_uniformity", "compare", "evaluate", "extract", "finetune",
-    "fraction_plot", "history_plot", "knn", "knn_predict", "label_fractions", "label_subset",
+    "fraction_plot", "history_plot", "image_grid", "knn", "knn_predict", "label_fractions", "label_subset",
     "label_subset_index", "layer_encoder", "linear_probe", "linear_probe_features", "markdown_table",
-    "recall_at_k", "recall_at_k_features", "transfer", "tsne_plot", "uniformity", "write_report",
+    "recall_at_k", "recall_at_k_features", "transfer", "tsne_plot", "uniformity", "write_png", "write_report",
 ]

@@ -1,13 +1,17 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
 from kssl.core import check_choice
+from kssl.methods.colorization import Colorization
+from kssl.methods.denoising import DenoisingAutoencoder
 from kssl.methods.exemplar import Exemplar
+from kssl.methods.inpainting import ContextEncoder
 from kssl.methods.jigsaw import Jigsaw
 from kssl.methods.moco import MoCo
 from kssl.methods.relative_patch import RelativePatchPosition
 from kssl.methods.rotation import RotationPrediction
 from kssl.methods.siamese import Siamese
 from kssl.methods.simclr import SimCLR
+from kssl.methods.split_brain import SplitBrain
 from kssl.methods.triplet import Triplet
 
 METHODS = {
