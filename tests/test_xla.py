@@ -10,8 +10,8 @@ import kssl
 from helpers import FlipLeftRight, Identity, smooth_images
 
 
-def encoder(size=12):
-    return kssl.backbones.convnet((size, size, 1), widths=(4, 8), name="tiny")
+def encoder(size=12, channels=1):
+    return kssl.backbones.convnet((size, size, channels), widths=(4, 8), name="tiny")
 
 
 def views():
@@ -24,7 +24,17 @@ BUILDERS = {
     "moco": lambda: kssl.methods.MoCo(encoder(), projection_dim=8, queue_size=32, augment=views(), shuffle_bn_splits=2),
     "siamese": lambda: kssl.methods.Siamese(encoder(), embedding_dim=8, augment=views()),
     "triplet": lambda: kssl.methods.Triplet(encoder(), embedding_dim=8, mining="semi_hard", augment=views()),
+    "denoising": lambda: kssl.methods.DenoisingAutoencoder(encoder(), corruption="salt_and_pepper"),
+    "colorization": lambda: kssl.methods.Colorization(encoder(), head="classification"),
+    "inpainting": lambda: kssl.methods.ContextEncoder(encoder(), mask="random_blocks", adversarial=True),
+    "split_brain": lambda: kssl.methods.SplitBrain(encoder(), split="top_bottom"),
+    "rotation": lambda: kssl.methods.RotationPrediction(encoder()),
+    "jigsaw": lambda: kssl.methods.Jigsaw(encoder(8), tile_size=8, gap=1, jitter=1, num_permutations=10, hidden_dim=16),
+    "relative_patch": lambda: kssl.methods.RelativePatchPosition(encoder(8), patch_size=8, gap=1, jitter=1, hidden_dim=16),
+    "exemplar": lambda: kssl.methods.Exemplar(encoder(), num_exemplars=16, augment=views()),
 }
+# The data each method trains on: grey 12x12 unless it needs colour or room for a tile grid.
+INPUTS = {"colorization": (12, 3), "jigsaw": (30, 1), "relative_patch": (30, 1)}
 LABELLED = {"siamese_labels": lambda: kssl.methods.Siamese(encoder(), embedding_dim=8, pairs="labels"),
             "triplet_labels": lambda: kssl.methods.Triplet(encoder(), embedding_dim=8, pairs="labels")}
 
@@ -38,7 +48,8 @@ def test_train_step_compiles_with_xla(name):
     keras.utils.set_random_seed(0)
     model = {**BUILDERS, **LABELLED}[name]()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
-    x, y = smooth_images(16), np.arange(16) % 4
+    size, channels = INPUTS.get(name, (12, 1))
+    x, y = smooth_images(16, size=size, channels=channels), np.arange(16) % 4
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
     assert model.jit_compile is True
     assert np.isfinite(history.history["loss"]).all()
