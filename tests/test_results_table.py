@@ -18,14 +18,14 @@ def results_table():
         spec.loader.exec_module(module)
         yield module
     finally:
-        for name in ("only", "reuse", "out_root", "json", "readme"):
+        for name in ("only", "reuse", "train", "out_root", "json", "readme"):
             if name in flags.FLAGS:
                 delattr(flags.FLAGS, name)
 
 
 def write_results(path, linear, budget, extra=None):
     os.makedirs(path, exist_ok=True)
-    rows = {"random_init": {"linear": 0.84, "knn": 0.77}, "method": {"linear": linear, "knn": 0.8, **(extra or {})},
+    rows = {"random_init": {"linear": 0.84, "knn": 0.77}, os.path.basename(path): {"linear": linear, "knn": 0.8, **(extra or {})},
             "run": {"epochs": budget["epochs"], "batch_size": budget["batch_size"], "seed": budget["seed"],
                     "train_examples": 60000, "train_seconds": 300.0}}
     with open(os.path.join(path, "results.json"), "w") as f:

@@ -4,6 +4,7 @@ README's results table (between its `results-table` markers) and a JSON file.
     python tools/bench/results_table.py                      # everything: several hours on a 2-core CPU
     python tools/bench/results_table.py --reuse              # reuse runs whose results.json has this budget
     python tools/bench/results_table.py --only moco,simclr --reuse
+    python tools/bench/results_table.py --notrain                   # the table from the stored runs only
 
 Each row is one examples/*.py script run with the standard budget (kssl.training.STANDARD_BUDGET:
 2 epochs of the 60k Fashion-MNIST training images, batch 128, AdamW 2e-3 cosine, seed 0; the convnet
@@ -29,10 +30,18 @@ RECIPES = {
     "siamese_labels": ("Siamese, margin loss (labels)", ["examples/siamese_fashion_mnist.py", "--pairs", "labels"], False),
     "triplet_labels": ("Triplet, semi-hard (labels)",
                        ["examples/triplet_fashion_mnist.py", "--pairs", "labels", "--mining", "semi_hard"], False),
+    "rotation": ("Rotation prediction", ["examples/rotation_fashion_mnist.py"], True),
+    "jigsaw": ("Jigsaw", ["examples/jigsaw_fashion_mnist.py"], True),
+    "relative_patch": ("Relative patch position", ["examples/relative_patch_fashion_mnist.py"], True),
+    "exemplar": ("Exemplar", ["examples/exemplar_fashion_mnist.py"], True),
+    "denoising": ("Denoising autoencoder", ["examples/denoising_fashion_mnist.py"], True),
+    "inpainting": ("Context encoder (inpainting)", ["examples/inpainting_fashion_mnist.py"], True),
+    "split_brain": ("Split-brain autoencoder", ["examples/split_brain_fashion_mnist.py"], True),
 }
 
 flags.DEFINE_list("only", [], "Keys of RECIPES to run (default: all); the other rows come from earlier runs.")
 flags.DEFINE_bool("reuse", False, "Reuse OUT_ROOT/<key>/results.json when it was made with this budget.")
+flags.DEFINE_bool("train", True, "Train rows that have no reusable run (--notrain: the table from stored runs only).")
 flags.DEFINE_string("out_root", "out", "Each run writes OUT_ROOT/<key>/.")
 flags.DEFINE_string("json", "out/bench/results_table.json", "Where to write all rows as JSON.")
 flags.DEFINE_string("readme", "README.md", "README whose results-table block is rewritten ('' to skip).")
@@ -56,7 +65,8 @@ def command(key):
 
 def matches_budget(results):
     run, b = results.get("run", {}), budget()
-    return all(run.get(k) == b[k] for k in ("epochs", "batch_size", "seed")) and run.get("train_examples") == 60000
+    return (run.get("epochs") == b["epochs"] and run.get("batch_size") == b["batch_size"]
+            and run.get("seed", 0) == b["seed"] and run.get("train_examples") == 60000)
 
 
 def reusable(key):
@@ -89,7 +99,7 @@ def table(rows):
              "|---|---|---|---|---|---|---|---|"]
     for key, results in rows.items():
         label, args, ssl = RECIPES[key]
-        method_row = next(v for k, v in results.items() if k not in ("raw_pixels", "random_init", "run") and isinstance(v, dict))
+        method_row = results[key]
         recall = method_row.get("recall@1")
         cmd = "python " + " ".join(args) + (f" --out {FLAGS.out_root}/{key}")
         lines.append(
@@ -112,7 +122,7 @@ def main(argv):
         raise SystemExit(f"--only: unknown keys {unknown}; choose from {sorted(RECIPES)}")
     rows = {}
     for key in RECIPES:  # rows not asked for are kept from earlier runs of the same budget
-        results = run(key) if key in keys else reusable(key)
+        results = run(key) if key in keys and FLAGS.train else reusable(key)
         if results:
             rows[key] = results
     text = table(rows)
