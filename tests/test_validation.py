@@ -71,6 +71,14 @@ CASES = {
     "unknown zoo name": (lambda: kssl.zoo.load("simclr_convnet_fmist"), "not in the kssl zoo.*simclr_convnet_fmnist"),
     "resnet depth": (lambda: kssl.backbones.resnet(19, (32, 32, 3)), "`depth` must be one of"),
     "convnet widths": (lambda: kssl.backbones.convnet((28, 28, 1), widths=()), "`widths` must be a non-empty list"),
+    # grids, masks and corruptions
+    "tile grid does not fit": (lambda: kssl.pretext.check_grid((28, 28), grid=3, tile_size=12, gap=1, jitter=1),
+                               "needs images of at least 42x42 pixels"),
+    "permutation count": (lambda: kssl.pretext.maximal_hamming_permutations(30, tiles=4), "`count` must be at most 4! = 24"),
+    "mask coverage": (lambda: kssl.corrupt.RandomRegionMask(coverage=1.0), "`coverage` must be a number in \\(0, 1\\)"),
+    "masking rate": (lambda: kssl.corrupt.MaskingNoise(rate=1.5), "`rate` must be a number in"),
+    "noise stddev": (lambda: kssl.corrupt.AdditiveGaussianNoise(stddev=-0.1), "`stddev` must be a number >= 0"),
+    "unknown corruption": (lambda: kssl.corrupt.corruption("blur", 0.1), "`corruption` must be one of"),
     # training and evaluation
     "empty dataset": (lambda: kssl.training.pretrain(simclr(), tf.data.Dataset.from_tensor_slices(smooth_images(4)).batch(8, drop_remainder=True), 1),
                       "`dataset` is empty"),
