@@ -9,7 +9,7 @@ CLIPART := /usr/share/openclipart/png
 DEMO_EPOCHS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: demo test run-tests install data clean
+.PHONY: demo test run-tests install data data-colour clean
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ $(STAMP): setup.cfg pyproject.toml
 
 data:
 	@[ -f $(FMNIST) ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
+
+# Colour images for colorization / split-brain on colour (131 MB; not needed by the demo or the tests).
+data-colour:
 	@[ -d $(CLIPART) ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openclipart-png; }
 
 demo: install data
