@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.helpers import write_fake_fashion_mnist
+from helpers import write_fake_fashion_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*_fashion_mnist.py")))
