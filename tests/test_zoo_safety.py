@@ -59,6 +59,7 @@ def test_a_class_from_a_foreign_module_is_refused(preset_dir, tmp_path):
     ("[1, 2, 3]", "must be a serialized Keras object"),
     ('{"class_name": "Dense", "module": "keras.layers", "config": {"units": 3}}', "does not describe a kssl.SelfSupervisedModel"),
     ('{"class_name": "NoSuchThing", "module": "keras.layers", "config": {}}', "does not describe a model kssl can load safely"),
+    ('{"class_name": [], "module": "kssl.methods.simclr", "config": {}}', "`class_name` must be a string"),  # found by the fuzzer
 ])
 def test_malformed_configs_are_refused(preset_dir, tmp_path, text, match):
     directory = copy_with_config(preset_dir, tmp_path / "bad", text)

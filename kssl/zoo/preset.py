@@ -145,6 +145,8 @@ def check_config(config, source="config"):
         if not isinstance(node, dict):
             continue
         class_name = node.get("class_name")
+        if "class_name" in node and not isinstance(class_name, str):
+            raise ValueError(f"{source}: `class_name` must be a string; got {class_name!r}.")
         if class_name in _CODE_CLASSES:
             raise ValueError(f"{source} asks for a {class_name!r} object, which carries code; kssl refuses to load it.")
         module = node.get("module")
