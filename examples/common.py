@@ -7,6 +7,7 @@ initialisation). Each example adds only its method; run from the repository root
 
 import json
 import os
+import sys
 
 from absl import flags
 
@@ -80,7 +81,8 @@ def report(title, data, encoders, history, train_seconds, recall=False):
     print(kssl.eval.markdown_table(rows, columns))
     run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "learning_rate": FLAGS.learning_rate,
            "seed": FLAGS.seed, "train_examples": FLAGS.train_examples or len(data.train),
-           "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1])}
+           "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
+           "command": "python " + " ".join(sys.argv)}
     os.makedirs(FLAGS.out, exist_ok=True)
     kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps({**rows, "run": run}, indent=2))
     return rows

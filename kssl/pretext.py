@@ -300,3 +300,23 @@ def cross_entropy(labels, logits):
     """
     logits = ops.cast(logits, "float32")
     return ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+
+def whole_image_encoder(encoder, image_shape, scale=1):
+    """A tile/patch `encoder` applied to whole images of `image_shape`, upsampled `scale` times first
+    (the scale the tiles were cut at): what a linear probe or transfer of a Jigsaw or
+    RelativePatchPosition encoder evaluates. Shares no variables with `encoder` (weights are copied).
+
+    Example:
+    >>> import kssl
+    >>> tiles = kssl.backbones.convnet((14, 14, 1), widths=(8, 16))
+    >>> kssl.pretext.whole_image_encoder(tiles, (28, 28, 1), scale=2).output_shape
+    (None, 16)
+    """
+    import keras
+
+    size = (image_shape[0] * scale, image_shape[1] * scale)
+    inner = with_input_shape(encoder, (*size, image_shape[-1]))
+    inputs = keras.Input(image_shape)
+    x = keras.layers.Resizing(*size)(inputs) if scale != 1 else inputs
+    return keras.Model(inputs, inner(x))
