@@ -24,6 +24,8 @@ def define_flags(method):
     flags.DEFINE_float("crop_scale_min", 0.25, "Smallest crop area fraction of the views.")
     flags.DEFINE_integer("train_examples", 0, "Use only this many training images (0: all 60000).")
     flags.DEFINE_bool("raw_pixels", False, "Also evaluate raw pixels (adds ~3 minutes).")
+    flags.DEFINE_bool("random_init", True, "Also evaluate the encoder at its random initialisation (with the "
+                      "default seed and widths it is the README's random-init row; slow on a busy machine).")
     flags.DEFINE_integer("seed", 0, "Random seed.")
     flags.DEFINE_string("out", f"out/{method}", "Output directory (results.json, backup/).")
 
@@ -64,13 +66,22 @@ def batches(train, labelled=False):
     return train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed)
 
 
-def report(title, data, encoders, history, train_seconds, recall=False):
-    """Evaluates `encoders` (name -> encoder) next to random-init (and raw pixels if asked), prints the
-    table and writes OUT/results.json. Returns the rows."""
+def write_grid(model, data, count=8):
+    """OUT/grid.png: a reconstruction method's inputs / targets / predictions for `count` test images."""
+    import kssl
+
+    grid = kssl.eval.image_grid(model.reconstruct(data.test.float_images()[:count]))
+    print("grid:", kssl.eval.write_png(os.path.join(FLAGS.out, "grid.png"), grid, scale=3))
+
+
+def report(title, data, encoders, history, train_seconds, recall=False, run_extra=None):
+    """Evaluates `encoders` (name -> encoder) next to random-init (unless --norandom_init; and raw
+    pixels if asked), prints the table and writes OUT/results.json with the run's settings and
+    `run_extra`. Returns the rows."""
     import kssl
 
     candidates = {"raw_pixels": None} if FLAGS.raw_pixels else {}
-    candidates.update(encoders)
+    candidates.update({name: e for name, e in encoders.items() if name != "random_init" or FLAGS.random_init})
     rows = kssl.eval.compare(candidates, data.train, data.test)
     columns = ("linear", "knn")
     if recall:
@@ -82,7 +93,7 @@ def report(title, data, encoders, history, train_seconds, recall=False):
     run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "learning_rate": FLAGS.learning_rate,
            "seed": FLAGS.seed, "train_examples": FLAGS.train_examples or len(data.train),
            "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
-           "command": "python " + " ".join(sys.argv)}
+           "command": "python " + " ".join(sys.argv), **(run_extra or {})}
     os.makedirs(FLAGS.out, exist_ok=True)
     kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps({**rows, "run": run}, indent=2))
     return rows

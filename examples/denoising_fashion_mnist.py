@@ -7,60 +7,30 @@ initialisation and after denoising pretraining; writes it to OUT/results.json, a
 rows of corrupted inputs, clean targets and the model's reconstructions of test images.
 """
 
-import json
-import os
-
 from absl import app, flags
 
-flags.DEFINE_integer("epochs", 2, "Pretraining epochs.")
-flags.DEFINE_integer("batch_size", 128, "Global batch size.")
-flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate (cosine decay to 0).")
+import common
+
+common.define_flags("denoising")
 flags.DEFINE_enum("corruption", "masking", ["gaussian", "masking", "salt_and_pepper"], "Corruption.")
 flags.DEFINE_float("noise_level", 0.5, "Gaussian stddev, or masking / salt-and-pepper probability.")
 flags.DEFINE_enum("loss", "mse", ["mse", "bce"], "Reconstruction loss.")
-flags.DEFINE_list("widths", ["32", "64", "128"], "Filters per stage of the convnet encoder.")
-flags.DEFINE_integer("train_examples", 0, "Use only this many training images (0: all 60000).")
-flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_bool("random_init", True, "Also evaluate the encoder at its random initialisation (slow on the "
-                  "full data; with the default seed and widths it is the README's random-init row).")
-flags.DEFINE_string("out", "out/denoising", "Output directory (results.json, grid.png, backup/).")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    import keras
-
     import kssl
 
-    keras.utils.set_random_seed(FLAGS.seed)
-    data = kssl.datasets.load("fashion_mnist")
-    train = data.train.take(FLAGS.train_examples, seed=FLAGS.seed) if FLAGS.train_examples else data.train
-
-    encoder = kssl.backbones.convnet(data.image_shape, widths=[int(w) for w in FLAGS.widths])
-    random_encoder = keras.models.clone_model(encoder)
-    random_encoder.set_weights(encoder.get_weights())  # the starting point, kept for comparison
-
+    data, train, encoder, random_encoder = common.setup()
     model = kssl.methods.DenoisingAutoencoder(
         encoder, corruption=FLAGS.corruption, noise_level=FLAGS.noise_level, loss=FLAGS.loss, seed=FLAGS.seed
     )
-    history, train_seconds = kssl.training.pretrain(
-        model, train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed), FLAGS.epochs,
-        learning_rate=FLAGS.learning_rate, out=FLAGS.out,
-    )
-
-    encoders = {"random_init": random_encoder} if FLAGS.random_init else {}
-    results = kssl.eval.compare({**encoders, "denoising": model.encoder}, data.train, data.test)
-    print(f"\nFashion-MNIST test accuracy ({FLAGS.epochs} epochs of denoising, {train_seconds:.0f} s)")
-    print(kssl.eval.markdown_table(results))
-
-    grid = kssl.eval.image_grid(model.reconstruct(data.test.float_images()[:8]))
-    print("grid:", kssl.eval.write_png(os.path.join(FLAGS.out, "grid.png"), grid, scale=3))
-    run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "train_examples": len(train),
-           "corruption": FLAGS.corruption, "noise_level": FLAGS.noise_level, "loss": FLAGS.loss,
-           "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1])}
-    with open(os.path.join(FLAGS.out, "results.json"), "w") as f:
-        json.dump({**results, "run": run}, f, indent=2)
+    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
+                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
+    common.report("denoising", data, {"random_init": random_encoder, "denoising": model.encoder}, history, seconds,
+                  run_extra={"corruption": FLAGS.corruption, "noise_level": FLAGS.noise_level, "loss": FLAGS.loss})
+    common.write_grid(model, data)
 
 
 if __name__ == "__main__":
