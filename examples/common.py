@@ -14,12 +14,12 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
-def define_flags(method):
+def define_flags(method, widths=("32", "64", "128")):
     """The flags every example has, with the defaults of kssl.training.STANDARD_BUDGET."""
     flags.DEFINE_integer("epochs", 2, "Pretraining epochs.")
     flags.DEFINE_integer("batch_size", 128, "Global batch size (images per step).")
     flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate (cosine decay to 0).")
-    flags.DEFINE_list("widths", ["32", "64", "128"], "Filters per stage of the convnet encoder.")
+    flags.DEFINE_list("widths", list(widths), "Filters per stage of the convnet encoder.")
     flags.DEFINE_integer("convs_per_stage", 1, "Convolutions per encoder stage.")
     flags.DEFINE_float("crop_scale_min", 0.25, "Smallest crop area fraction of the views.")
     flags.DEFINE_integer("train_examples", 0, "Use only this many training images (0: all 60000).")
@@ -30,8 +30,8 @@ def define_flags(method):
     flags.DEFINE_string("out", f"out/{method}", "Output directory (results.json, backup/).")
 
 
-def setup():
-    """(data, train split, encoder, a copy of the encoder at its initial weights)."""
+def load_data():
+    """Seeds everything, then (Fashion-MNIST, the training split: all of it or --train_examples)."""
     import keras
 
     import kssl
@@ -39,6 +39,16 @@ def setup():
     keras.utils.set_random_seed(FLAGS.seed)
     data = kssl.datasets.load("fashion_mnist")
     train = data.train.take(FLAGS.train_examples, seed=FLAGS.seed) if FLAGS.train_examples else data.train
+    return data, train
+
+
+def setup():
+    """(data, train split, encoder, a copy of the encoder at its initial weights)."""
+    import keras
+
+    import kssl
+
+    data, train = load_data()
     encoder = kssl.backbones.convnet(
         data.image_shape, widths=[int(w) for w in FLAGS.widths], convs_per_stage=FLAGS.convs_per_stage
     )

@@ -34,7 +34,7 @@ def main(argv):
 
     import kssl
 
-    data, train, _, _ = common.setup()
+    data, train = common.load_data()
     height, width, channels = data.image_shape
     encoder = kssl.backbones.convnet(
         (FLAGS.tile_size, FLAGS.tile_size, channels), widths=[int(w) for w in FLAGS.widths],

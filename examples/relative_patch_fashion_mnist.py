@@ -35,7 +35,7 @@ def main(argv):
 
     import kssl
 
-    data, train, _, _ = common.setup()
+    data, train = common.load_data()
     height, width, channels = data.image_shape
     encoder = kssl.backbones.convnet(
         (FLAGS.patch_size, FLAGS.patch_size, channels), widths=[int(w) for w in FLAGS.widths],
