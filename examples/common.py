@@ -14,14 +14,14 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
-def define_flags(method, widths=("32", "64", "128")):
+def define_flags(method, widths=("32", "64", "128"), crop_scale_min=0.25):
     """The flags every example has, with the defaults of kssl.training.STANDARD_BUDGET."""
     flags.DEFINE_integer("epochs", 2, "Pretraining epochs.")
     flags.DEFINE_integer("batch_size", 128, "Global batch size (images per step).")
     flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate (cosine decay to 0).")
     flags.DEFINE_list("widths", list(widths), "Filters per stage of the convnet encoder.")
     flags.DEFINE_integer("convs_per_stage", 1, "Convolutions per encoder stage.")
-    flags.DEFINE_float("crop_scale_min", 0.25, "Smallest crop area fraction of the views.")
+    flags.DEFINE_float("crop_scale_min", crop_scale_min, "Smallest crop area fraction of the views.")
     flags.DEFINE_integer("train_examples", 0, "Use only this many training images (0: all 60000).")
     flags.DEFINE_bool("raw_pixels", False, "Also evaluate raw pixels (adds ~3 minutes).")
     flags.DEFINE_bool("random_init", True, "Also evaluate the encoder at its random initialisation (with the "
