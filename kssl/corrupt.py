@@ -45,6 +45,22 @@ class _Random(keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+class _PixelNoise(_Random):
+    """A corruption that hits each pixel (all its channels at once) with probability `rate`."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _rate(rate, "rate")
+
+    def pixel_draws(self, images):
+        """One uniform draw in [0, 1) per pixel, shaped (batch, height, width, 1)."""
+        shape = ops.shape(images)
+        return keras.random.uniform((shape[0], shape[1], shape[2], 1), seed=self.seed_generator)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
 # ---- corruptions --------------------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="kssl")
 class AdditiveGaussianNoise(_Random):
@@ -74,7 +90,7 @@ class AdditiveGaussianNoise(_Random):
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class MaskingNoise(_Random):
+class MaskingNoise(_PixelNoise):
     """Sets each pixel (all its channels) to 0 with probability `rate`; the others are kept unscaled.
 
     Example:
@@ -85,22 +101,16 @@ class MaskingNoise(_Random):
     """
 
     def __init__(self, rate=0.25, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.rate = _rate(rate, "rate")
+        super().__init__(rate, seed=seed, **kwargs)
 
     def call(self, images, training=True):
         if not training or self.rate == 0.0:
             return images
-        shape = ops.shape(images)
-        keep = keras.random.uniform((shape[0], shape[1], shape[2], 1), seed=self.seed_generator) >= self.rate
-        return images * ops.cast(keep, images.dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+        return images * ops.cast(self.pixel_draws(images) >= self.rate, images.dtype)
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class SaltAndPepperNoise(_Random):
+class SaltAndPepperNoise(_PixelNoise):
     """Sets each pixel (all its channels) with probability `rate` to 0 or 1, each with probability 1/2.
 
     Example:
@@ -111,20 +121,15 @@ class SaltAndPepperNoise(_Random):
     """
 
     def __init__(self, rate=0.2, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.rate = _rate(rate, "rate")
+        super().__init__(rate, seed=seed, **kwargs)
 
     def call(self, images, training=True):
         if not training or self.rate == 0.0:
             return images
-        shape = ops.shape(images)
-        draw = keras.random.uniform((shape[0], shape[1], shape[2], 1), seed=self.seed_generator)
+        draw = self.pixel_draws(images)
         # draw < rate/2: pepper (0); rate/2 <= draw < rate: salt (1); else unchanged.
         salt = ops.cast(draw >= self.rate / 2, images.dtype)
         return ops.where(draw < self.rate, ops.broadcast_to(salt, ops.shape(images)), images)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
 
 
 CORRUPTIONS = {
