@@ -105,5 +105,5 @@ def report(title, data, encoders, history, train_seconds, recall=False, run_extr
            "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
            "command": "python " + " ".join(sys.argv), **(run_extra or {})}
     os.makedirs(FLAGS.out, exist_ok=True)
-    kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps({**rows, "run": run}, indent=2))
+    kssl.files.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps({**rows, "run": run}, indent=2))
     return rows

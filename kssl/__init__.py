@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from kssl import augment, backbones, color, corrupt, distribute, heads, losses, pretext  # noqa: E402
+from kssl import augment, backbones, color, corrupt, distribute, files, heads, losses, pretext  # noqa: E402
 from kssl.core import SelfSupervisedModel  # noqa: E402
 from kssl import methods, datasets, eval, training, zoo  # noqa: E402,A004
 

@@ -1,14 +1,19 @@
 """`pretrain`: the one training recipe every kssl example and benchmark uses, so their rows compare.
 
 It is plain Keras: AdamW with a cosine-decayed learning rate, `model.fit` with a progress bar, and
-`keras.callbacks.BackupAndRestore` so an interrupted run resumes from its last epoch.
+`kssl.training.BackupAndRestore` (Keras' callback, plus RNG state and atomic writes) so an interrupted
+run resumes from its last epoch and ends where an uninterrupted run would have.
 """
 
+import glob
+import json
 import math
 import os
 import time
 
 import keras
+
+from kssl.files import save_weights_atomic, write_text_atomic
 
 # The budget of the README's Fashion-MNIST results table: every method is trained with it.
 STANDARD_BUDGET = {"epochs": 2, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "seed": 0}
@@ -41,6 +46,97 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     def get_config(self):
         return {}
+
+
+def _build_from_spec(model, spec):
+    """Builds `model` by calling it on zeros shaped like one batch of `spec` (images of an
+    (images, labels) pair), without drawing from the dataset, whose shuffle state must not move."""
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    batch = spec.shape[0] or max(2, getattr(model, "min_batch_size", 1))
+    model(keras.ops.zeros((batch,) + tuple(spec.shape[1:]), dtype=spec.dtype.name))
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` (epoch checkpoints) with what an exact resume also needs.
+
+    Keras' callback restores weights, optimizer state and the epoch. Two things it leaves out, and
+    this subclass adds by overriding its private `_save_model` / `_load_model`:
+
+    - RNG state. The `keras.random.SeedGenerator` states that drive augmentations, pretext labels
+      and MoCo's shuffle are variables, but Keras does not save them with the weights, so a resumed
+      run would replay the random draws of its first epoch. They are saved in the metadata file and
+      restored (matched by their order in `model.variables`).
+    - Atomicity. Keras writes `latest.weights.h5` in place, so a kill during a save corrupts the
+      only checkpoint. Here each epoch's weights go to their own file, written atomically, and the
+      metadata file, also atomic and written last, names the weights file it belongs to: a kill at
+      any moment leaves a consistent checkpoint.
+
+    The data order is the caller's part: `pretrain` repeats the dataset and skips the epochs already
+    done, so a resumed run sees the batches the uninterrupted run would have.
+
+    Example:
+    >>> import numpy as np, tempfile, kssl
+    >>> encoder = kssl.backbones.convnet((28, 28, 1), widths=(8, 16))
+    >>> model = kssl.methods.SimCLR(encoder, projection_dim=8)
+    >>> model.compile(optimizer="adam")
+    >>> backup = kssl.training.BackupAndRestore(tempfile.mkdtemp(), delete_checkpoint=False)
+    >>> history = model.fit(np.random.rand(32, 28, 28, 1).astype("float32"), batch_size=16, verbose=0,
+    ...                     callbacks=[backup])
+    >>> kssl.training.BackupAndRestore.saved_epoch(backup.backup_dir)
+    1
+    """
+
+    def __init__(self, backup_dir, delete_checkpoint=True):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=delete_checkpoint)
+
+    @staticmethod
+    def _metadata(backup_dir):
+        path = os.path.join(backup_dir, "training_metadata.json")
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    @classmethod
+    def saved_epoch(cls, backup_dir):
+        """Number of epochs completed by the checkpoint in `backup_dir` (0 when there is none)."""
+        metadata = cls._metadata(backup_dir)
+        return 0 if metadata is None else int(metadata["epoch"])
+
+    def _rng_variables(self):
+        return [v for v in self.model.variables if v.name == "seed_generator_state"]
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        weights = f"epoch{self._current_epoch}.weights.h5"
+        save_weights_atomic(self.model, os.path.join(self.backup_dir, weights))
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights,
+                    "rng": [v.numpy().tolist() for v in self._rng_variables()]}
+        write_text_atomic(self._training_metadata_path, json.dumps(metadata))
+        for old in glob.glob(os.path.join(self.backup_dir, "epoch*.weights.h5")):
+            if os.path.basename(old) != weights:
+                os.remove(old)
+
+    def _load_model(self):
+        metadata = self._metadata(self.backup_dir)
+        if metadata is None:
+            return
+        if not self.model.built:
+            raise ValueError("To resume from a backup the model must be built before fit(): call it on a batch.")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, metadata["weights"]))
+        rng = self._rng_variables()
+        if len(rng) != len(metadata["rng"]):
+            raise ValueError(f"the backup in {self.backup_dir} holds {len(metadata['rng'])} random-generator states "
+                             f"but the model has {len(rng)}: it was written by a different model.")
+        for variable, value in zip(rng, metadata["rng"]):
+            variable.assign(value)
+        self.model._initial_epoch = int(metadata["epoch"])
+
+    def get_config(self):
+        return {"backup_dir": self.backup_dir, "delete_checkpoint": self.delete_checkpoint}
 
 
 def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=None, verbose="auto",
@@ -86,13 +182,22 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
         raise ValueError(f"`global_clipnorm` must be > 0 or None; got {global_clipnorm!r}.")
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay, global_clipnorm=global_clipnorm))
     callbacks = [StopOnNonFiniteLoss()] + list(callbacks)
+    done = 0
     if out is not None:
         os.makedirs(out, exist_ok=True)
-        callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(out, "backup")))
+        backup = os.path.join(out, "backup")
+        callbacks.append(BackupAndRestore(backup))
+        done = BackupAndRestore.saved_epoch(backup)
+        if done and not model.built:  # Keras restores only into a built model
+            _build_from_spec(model, dataset.element_spec)
+    # One iterator over the repeated dataset: epoch e sees the e-th reshuffle, both in an uninterrupted
+    # run and in a resumed one (which skips the epochs its checkpoint has done).
+    stream = dataset.repeat().skip(done * steps_per_epoch)
     start = time.time()
     fit_kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself; Keras would warn
-    history = model.fit(dataset, epochs=epochs, verbose=verbose, callbacks=callbacks, **fit_kwargs)
+    history = model.fit(stream, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose,
+                        callbacks=callbacks, **fit_kwargs)
     return history, time.time() - start
 
 
-__all__ = ["NonFiniteLossError", "STANDARD_BUDGET", "StopOnNonFiniteLoss", "pretrain"]
+__all__ = ["BackupAndRestore", "NonFiniteLossError", "STANDARD_BUDGET", "StopOnNonFiniteLoss", "pretrain"]

@@ -35,7 +35,8 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
     data = data.apply(tf.data.experimental.assert_cardinality(4))
     with pytest.raises(kssl.training.NonFiniteLossError, match=r"became nan at epoch 2, step 3"):
         kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=str(tmp_path), verbose=0)
-    backup = tmp_path / "backup" / "latest.weights.h5"
+    assert kssl.training.BackupAndRestore.saved_epoch(str(tmp_path / "backup")) == 1
+    backup = tmp_path / "backup" / "epoch1.weights.h5"
     assert backup.exists()  # the end of epoch 1 survived the failure
     restored = tiny_simclr()
     restored.load_weights(str(backup))

@@ -60,7 +60,7 @@ def validate(preset, name):
         raise PublishError(f"{preset}/metadata.json must hold 'metrics' and the 'command' that measured them.")
     card = os.path.join(preset, kssl.zoo.CARD_FILE)
     if not os.path.isfile(card):
-        kssl.zoo.preset.write_text_atomic(card, _card_from_metadata(name, metadata))
+        kssl.files.write_text_atomic(card, _card_from_metadata(name, metadata))
     return metadata, hub.files_with_checksums(preset)
 
 

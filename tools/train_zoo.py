@@ -101,8 +101,8 @@ def main(argv):
         "command": command,
         "train_command": " ".join(["python"] + train[1:]),
     })
-    preset.write_text_atomic(os.path.join(out, preset.METADATA_FILE), json.dumps(metadata, indent=2, sort_keys=True))
-    preset.write_text_atomic(os.path.join(out, preset.CARD_FILE), card(name, spec, metadata, command))
+    kssl.files.write_text_atomic(os.path.join(out, preset.METADATA_FILE), json.dumps(metadata, indent=2, sort_keys=True))
+    kssl.files.write_text_atomic(os.path.join(out, preset.CARD_FILE), card(name, spec, metadata, command))
     print(json.dumps(metadata["metrics"], indent=2))
     if FLAGS.bundle:
         target = os.path.join(hub.BUNDLED_DIR, name)
@@ -114,7 +114,7 @@ def main(argv):
         entries[name] = {"bundled": True, "repo_id": f"kssl/{name}", "revision": "bundled-" + files["model.weights.h5"][:32],
                          "files": files, "metric": {"linear": metadata["metrics"]["linear"]},
                          "method": metadata["method"], "data": spec["data"]}
-        preset.write_text_atomic(hub.REGISTRY_FILE, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+        kssl.files.write_text_atomic(hub.REGISTRY_FILE, json.dumps(entries, indent=2, sort_keys=True) + "\n")
         print(f"bundled {name} in {target} and pinned it in {hub.REGISTRY_FILE}")
 
 

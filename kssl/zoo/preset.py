@@ -13,39 +13,17 @@ from the preset) and checks the versions the preset was saved with.
 import json
 import os
 import platform
-import tempfile
 
 import keras
 
 import kssl
+from kssl.files import save_weights_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
-
-
-def _atomic_write(path, write):
-    """Calls write(temp_path), then renames temp_path to path."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
-    os.close(fd)
-    try:
-        write(temp)
-        os.chmod(temp, 0o644)  # mkstemp makes 0600; presets are meant to be shared
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-
-
-def write_text_atomic(path, text):
-    def write(temp):
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(path, write)
 
 
 def _version_tuple(version):
@@ -86,22 +64,11 @@ def save(model, directory, metadata=None, card=None):
     info.update(metadata or {})
     config = keras.saving.serialize_keras_object(model)
     write_text_atomic(os.path.join(directory, CONFIG_FILE), json.dumps(config, indent=2))
-    _atomic_write(os.path.join(directory, WEIGHTS_FILE), lambda temp: _save_weights(model, temp))
+    save_weights_atomic(model, os.path.join(directory, WEIGHTS_FILE))
     write_text_atomic(os.path.join(directory, METADATA_FILE), json.dumps(info, indent=2, sort_keys=True))
     if card is not None:
         write_text_atomic(os.path.join(directory, CARD_FILE), card)
     return info
-
-
-def _save_weights(model, temp):
-    # Keras insists on the ".weights.h5" suffix; write there, then hand the file to the temp name.
-    h5 = temp + ".weights.h5"
-    try:
-        model.save_weights(h5)
-        os.replace(h5, temp)
-    finally:
-        if os.path.exists(h5):
-            os.remove(h5)
 
 
 def read_metadata(directory):

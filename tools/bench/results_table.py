@@ -127,7 +127,7 @@ def main(argv):
             rows[key] = results
     text = table(rows)
     print("\n" + text)
-    from kssl.zoo.preset import write_text_atomic
+    from kssl.files import write_text_atomic
 
     os.makedirs(os.path.dirname(FLAGS.json) or ".", exist_ok=True)
     write_text_atomic(FLAGS.json, json.dumps({"budget": budget(), "rows": rows}, indent=2))
