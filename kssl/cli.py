@@ -30,9 +30,21 @@ def _pretrain(args):
     import kssl
 
     keras.utils.set_random_seed(args.seed)
+    previous_policy = keras.mixed_precision.global_policy()
+    if args.mixed_precision != "none":  # losses and similarity logits stay float32 inside kssl
+        keras.mixed_precision.set_global_policy(args.mixed_precision)
+    try:
+        return _pretrain_with_policy(args)
+    finally:  # cli.main is also called in-process (tests, notebooks): leave the policy as found
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _pretrain_with_policy(args):
+    import kssl
+
     data = kssl.datasets.load(args.dataset)
     channels = data.image_shape[-1]
-    with kssl.distribute.strategy(args.strategy).scope():
+    with kssl.distribute.strategy(args.strategy, tpu=args.tpu).scope():
         backbone_args = {"width": args.width} if args.backbone.startswith("resnet") else {}
         encoder = kssl.backbones.get(args.backbone, data.image_shape, **backbone_args)
         augment = kssl.augment.simclr_views(
@@ -44,7 +56,10 @@ def _pretrain(args):
         # AdamW + cosine, BackupAndRestore in OUT/backup, NaN/Inf guard (the recipe every example uses)
         history, _ = kssl.training.pretrain(
             model, data.train.unlabelled(args.batch_size, seed=args.seed), args.epochs,
-            learning_rate=args.learning_rate, weight_decay=args.weight_decay, out=args.out, verbose=args.verbose,
+            learning_rate=kssl.training.scaled_learning_rate(args.learning_rate, args.batch_size, args.lr_scaling,
+                                                             args.lr_reference_batch_size),
+            weight_decay=args.weight_decay, jit_compile="auto" if args.jit_compile is None else args.jit_compile,
+            out=args.out, verbose=args.verbose,
             validation_data=data.test.unlabelled(args.batch_size, shuffle=False),
         )
     command = "kssl " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("kssl") else None
@@ -108,7 +123,11 @@ def build_parser():
     pretrain.add_argument("--backbone", default="convnet", help="convnet, resnet18, resnet34 or resnet50")
     pretrain.add_argument("--width", type=int, default=64, help="first-stage width of a resnet backbone")
     pretrain.add_argument("--batch_size", type=int, default=128, help="global batch size")
-    pretrain.add_argument("--learning_rate", type=float, default=2e-3, help="peak AdamW learning rate")
+    pretrain.add_argument("--learning_rate", type=float, default=2e-3,
+                          help="peak AdamW learning rate (at --lr_reference_batch_size when --lr_scaling is set)")
+    pretrain.add_argument("--lr_scaling", default="none", choices=["none", "linear", "sqrt"],
+                          help="scale --learning_rate with the global batch: lr*B/B_ref or lr*sqrt(B/B_ref)")
+    pretrain.add_argument("--lr_reference_batch_size", type=int, default=256, help="B_ref of --lr_scaling")
     pretrain.add_argument("--weight_decay", type=float, default=1e-4)
     pretrain.add_argument("--temperature", type=float, default=0.2)
     pretrain.add_argument("--projection_dim", type=int, default=64, help="projection / embedding size")
@@ -117,8 +136,14 @@ def build_parser():
     pretrain.add_argument("--margin", type=float, default=None, help="Siamese (1.0) / Triplet (0.2) margin")
     pretrain.add_argument("--crop_scale_min", type=float, default=0.25)
     pretrain.add_argument("--blur_prob", type=float, default=0.0)
-    pretrain.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker"],
-                          help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG")
+    pretrain.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                          help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG; "
+                               "--batch_size is the global batch (per-replica batch x replicas)")
+    pretrain.add_argument("--tpu", default=None, help="--strategy tpu: TPU name or grpc:// address (default: TPU_NAME/local)")
+    pretrain.add_argument("--mixed_precision", default="none", choices=["none", "mixed_float16", "mixed_bfloat16"],
+                          help="Keras mixed-precision policy (mixed_bfloat16 on TPUs)")
+    pretrain.add_argument("--jit_compile", action=argparse.BooleanOptionalAction, default=None,
+                          help="XLA-compile the train step (default: Keras' auto)")
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar, 2 one line per epoch")
     pretrain.set_defaults(run=_pretrain)

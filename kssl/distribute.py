@@ -6,7 +6,7 @@ unconditionally. Keras has no cross-replica gather, hence `tf` here.
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 
 
 def num_replicas():
@@ -40,7 +40,7 @@ def is_multi_worker():
     return isinstance(current, tf.distribute.MultiWorkerMirroredStrategy) and current.extended._in_multi_worker_mode()
 
 
-def strategy(name="auto"):
+def strategy(name="auto", tpu=None):
     """Returns a `tf.distribute.Strategy` by name.
 
     - "auto": `MirroredStrategy` when more than one GPU is visible, else the default strategy.
@@ -48,6 +48,8 @@ def strategy(name="auto"):
     - "mirrored": `MirroredStrategy` over every visible GPU (or CPU logical devices).
     - "multi_worker": `MultiWorkerMirroredStrategy`; the cluster comes from the TF_CONFIG environment
       variable (every worker runs the same program; worker 0 is the chief that writes checkpoints).
+    - "tpu": `TPUStrategy` on the TPU named by `tpu` (a name, a grpc:// address, or None for the
+      TPU VM this runs on / the TPU_NAME environment variable). See docs/distributed.md.
 
     The global batch is the batch your dataset yields; each of the N replicas sees batch / N.
 
@@ -60,8 +62,23 @@ def strategy(name="auto"):
         raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {name!r}.")
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        return _tpu_strategy(tpu)
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
+
+
+def _tpu_strategy(tpu):
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, OSError, tf.errors.OpError) as error:  # OSError: no metadata server
+        raise RuntimeError(
+            f"strategy('tpu'): no TPU found for `tpu`={tpu!r} ({type(error).__name__}: {error}). Run on a Cloud TPU VM, "
+            "or pass the TPU's name or grpc:// address (or set TPU_NAME); see docs/distributed.md."
+        ) from error
+    return tf.distribute.TPUStrategy(resolver)

@@ -1,11 +1,19 @@
 """Atomic file writes: a file appears under its final name complete, or not at all.
 
 Every kssl writer (presets, checkpoints, results, reports) goes through these, so an interrupted run
-never leaves a half-written file that a later run would trust.
+never leaves a half-written file that a later run would trust. Local paths: temp file + rename.
+Remote paths that `tf.io.gfile` understands (gs://, s3://, ram://): the file is written locally, then
+copied in one upload, which object stores make visible only when complete.
 """
 
 import os
+import shutil
 import tempfile
+
+
+def is_remote(path):
+    """True for a URL-style path (gs://bucket/x) that only `tf.io.gfile` can open."""
+    return "://" in str(path)
 
 
 def atomic_write(path, write):
@@ -18,6 +26,17 @@ def atomic_write(path, write):
     >>> open(path).read()
     'hi'
     """
+    if is_remote(path):
+        import tensorflow as tf
+
+        local = tempfile.mkdtemp(prefix="kssl-upload-")
+        try:
+            temp = os.path.join(local, os.path.basename(path))
+            write(temp)
+            tf.io.gfile.copy(temp, path, overwrite=True)
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
     os.close(fd)

@@ -5,18 +5,48 @@ It is plain Keras: AdamW with a cosine-decayed learning rate, `model.fit` with a
 run resumes from its last epoch and ends where an uninterrupted run would have.
 """
 
-import glob
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 
 import keras
+import tensorflow as tf
 
-from kssl.files import save_weights_atomic, write_text_atomic
+from kssl.files import is_remote, save_weights_atomic, write_text_atomic
 
 # The budget of the README's Fashion-MNIST results table: every method is trained with it.
 STANDARD_BUDGET = {"epochs": 2, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "seed": 0}
+
+
+LR_SCALING = ("none", "linear", "sqrt")
+
+
+def scaled_learning_rate(learning_rate, global_batch_size, rule="none", reference_batch_size=256):
+    """The learning rate for `global_batch_size` from one tuned at `reference_batch_size`.
+
+    - "none": unchanged (kssl's default: the README's budget was tuned at its own batch size).
+    - "linear": lr * B / B_ref (Goyal et al. 2017; SimCLR with SGD/LARS: 0.3 * B / 256).
+    - "sqrt": lr * sqrt(B / B_ref) (SimCLR's rule for large batches; Adam-family optimizers).
+
+    The global batch is the per-replica batch times the number of replicas: the batch your dataset
+    yields under a distribution strategy.
+
+    Example:
+    >>> scaled_learning_rate(0.3, 1024, "linear")
+    1.2
+    >>> scaled_learning_rate(1e-3, 1024, "sqrt")
+    0.002
+    """
+    if rule not in LR_SCALING:
+        raise ValueError(f"`rule` must be one of {LR_SCALING}; got {rule!r}.")
+    for name, value in (("global_batch_size", global_batch_size), ("reference_batch_size", reference_batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}.")
+    ratio = global_batch_size / reference_batch_size
+    return learning_rate * {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[rule]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -72,6 +102,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
       metadata file, also atomic and written last, names the weights file it belongs to: a kill at
       any moment leaves a consistent checkpoint.
 
+    `backup_dir` may be local or remote (gs://...: every file goes through `tf.io.gfile`).
+
     The data order is the caller's part: `pretrain` repeats the dataset and skips the epochs already
     done, so a resumed run sees the batches the uninterrupted run would have.
 
@@ -93,9 +125,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     @staticmethod
     def _metadata(backup_dir):
         path = os.path.join(backup_dir, "training_metadata.json")
-        if not os.path.exists(path):
+        if not tf.io.gfile.exists(path):
             return None
-        with open(path, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(path, "r") as f:
             return json.load(f)
 
     @classmethod
@@ -108,15 +140,15 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         return [v for v in self.model.variables if v.name == "seed_generator_state"]
 
     def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        tf.io.gfile.makedirs(self.backup_dir)
         weights = f"epoch{self._current_epoch}.weights.h5"
         save_weights_atomic(self.model, os.path.join(self.backup_dir, weights))
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights,
                     "rng": [v.numpy().tolist() for v in self._rng_variables()]}
         write_text_atomic(self._training_metadata_path, json.dumps(metadata))
-        for old in glob.glob(os.path.join(self.backup_dir, "epoch*.weights.h5")):
+        for old in tf.io.gfile.glob(os.path.join(self.backup_dir, "epoch*.weights.h5")):
             if os.path.basename(old) != weights:
-                os.remove(old)
+                tf.io.gfile.remove(old)
 
     def _load_model(self):
         metadata = self._metadata(self.backup_dir)
@@ -126,7 +158,16 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             raise ValueError("To resume from a backup the model must be built before fit(): call it on a batch.")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(os.path.join(self.backup_dir, metadata["weights"]))
+        path = os.path.join(self.backup_dir, metadata["weights"])
+        if is_remote(path):  # h5py reads local files only
+            local = tempfile.mkdtemp(prefix="kssl-restore-")
+            try:
+                tf.io.gfile.copy(path, os.path.join(local, metadata["weights"]))
+                self.model.load_weights(os.path.join(local, metadata["weights"]))
+            finally:
+                shutil.rmtree(local, ignore_errors=True)
+        else:
+            self.model.load_weights(path)
         rng = self._rng_variables()
         if len(rng) != len(metadata["rng"]):
             raise ValueError(f"the backup in {self.backup_dir} holds {len(metadata['rng'])} random-generator states "
@@ -140,7 +181,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=None, verbose="auto",
-             callbacks=(), global_clipnorm=None, **fit_kwargs):
+             callbacks=(), global_clipnorm=None, jit_compile="auto", **fit_kwargs):
     """Compiles `model` with AdamW (cosine decay to 0 over the run) and fits it on `dataset`.
 
     Call it inside a distribution strategy's scope when you use one (the optimizer is created here).
@@ -154,6 +195,7 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
         out: directory for `backup/` (BackupAndRestore); None trains without a backup.
         callbacks: more Keras callbacks (`StopOnNonFiniteLoss` is always added).
         global_clipnorm: clip the gradients' global norm to this value (None: no clipping).
+        jit_compile: XLA-compile the train step (Keras' `compile(jit_compile=...)`); True on TPUs.
 
     Returns:
         (history, seconds): the Keras `History` and the wall-clock training time.
@@ -180,11 +222,12 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch)
     if global_clipnorm is not None and not global_clipnorm > 0:
         raise ValueError(f"`global_clipnorm` must be > 0 or None; got {global_clipnorm!r}.")
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay, global_clipnorm=global_clipnorm))
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay, global_clipnorm=global_clipnorm),
+                  jit_compile=jit_compile)
     callbacks = [StopOnNonFiniteLoss()] + list(callbacks)
     done = 0
     if out is not None:
-        os.makedirs(out, exist_ok=True)
+        tf.io.gfile.makedirs(out)
         backup = os.path.join(out, "backup")
         callbacks.append(BackupAndRestore(backup))
         done = BackupAndRestore.saved_epoch(backup)
@@ -200,4 +243,4 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
     return history, time.time() - start
 
 
-__all__ = ["BackupAndRestore", "NonFiniteLossError", "STANDARD_BUDGET", "StopOnNonFiniteLoss", "pretrain"]
+__all__ = ["BackupAndRestore", "LR_SCALING", "NonFiniteLossError", "scaled_learning_rate", "STANDARD_BUDGET", "StopOnNonFiniteLoss", "pretrain"]

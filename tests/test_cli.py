@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import pytest
 
 from helpers import write_fake_fashion_mnist
@@ -28,7 +29,10 @@ def test_pretrain_then_eval(tmp_path, monkeypatch, capsys):
     assert result["protocol"] == "knn" and 0.0 <= result["accuracy"] <= 1.0
 
 
-@pytest.mark.parametrize("method, extra", [("moco", ["--queue_size", "32"]), ("triplet", ["--margin", "0.3"])])
+@pytest.mark.parametrize("method, extra", [
+    ("moco", ["--queue_size", "32"]),
+    ("triplet", ["--margin", "0.3", "--mixed_precision", "mixed_bfloat16", "--jit_compile", "--lr_scaling", "sqrt"]),
+])
 def test_pretrain_other_methods(tmp_path, monkeypatch, method, extra):
     write_fake_fashion_mnist(tmp_path / "data" / "fashion_mnist", train=64, test=32)
     monkeypatch.setenv("KSSL_DATA_DIR", str(tmp_path / "data"))
@@ -36,3 +40,4 @@ def test_pretrain_other_methods(tmp_path, monkeypatch, method, extra):
     assert cli.main(["pretrain", method, "--epochs", "1", "--batch_size", "16", "--out", str(out), "--verbose", "0",
                      *extra]) == 0
     assert json.loads((out / "metadata.json").read_text())["method"].lower() == method
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the run

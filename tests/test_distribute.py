@@ -80,3 +80,9 @@ def test_gather_is_a_no_op_on_one_device():
 def test_unknown_strategy_is_named():
     with pytest.raises(ValueError, match="strategy"):
         kssl.distribute.strategy("tpu_pod_please")
+
+
+def test_tpu_strategy_without_a_tpu_says_how_to_get_one(monkeypatch):
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    with pytest.raises(RuntimeError, match=r"no TPU found for `tpu`=None.*docs/distributed.md"):
+        kssl.distribute.strategy("tpu")

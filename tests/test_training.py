@@ -73,3 +73,34 @@ def test_gradient_clipping_bounds_the_update():
     model = tiny_simclr()
     history, _ = kssl.training.pretrain(model, data, epochs=1, global_clipnorm=1.0, verbose=0)
     assert model.optimizer.global_clipnorm == 1.0 and np.isfinite(history.history["loss"]).all()
+
+
+def test_learning_rate_scaling_rules():
+    scale = kssl.training.scaled_learning_rate
+    assert scale(0.3, 512, "none") == 0.3
+    assert scale(0.3, 512, "linear") == pytest.approx(0.6)
+    assert scale(0.1, 1024, "sqrt", reference_batch_size=256) == pytest.approx(0.2)
+    assert scale(0.1, 64, "linear", reference_batch_size=64) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="`rule` must be one of"):
+        scale(0.1, 64, "quadratic")
+    with pytest.raises(ValueError, match="`global_batch_size` must be an integer >= 1"):
+        scale(0.1, 0, "linear")
+
+
+class _StopAt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("interrupted")
+
+
+def test_backup_on_a_remote_filesystem_resumes(tmp_path):
+    # ram:// is TensorFlow's in-memory filesystem: it goes through tf.io.gfile like gs:// does.
+    out = f"ram://kssl-test-{tmp_path.name}"
+    data = batches(smooth_images(32))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0, callbacks=[_StopAt()])
+    assert kssl.training.BackupAndRestore.saved_epoch(f"{out}/backup") == 1
+    assert tf.io.gfile.glob(f"{out}/backup/*.weights.h5") == [f"{out}/backup/epoch1.weights.h5"]
+    history, _ = kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0)
+    assert len(history.history["loss"]) == 1  # resumed at epoch 2
+    assert not tf.io.gfile.exists(f"{out}/backup")
