@@ -116,3 +116,30 @@ def test_report_end_to_end(tmp_path, monkeypatch):
         assert is_png(out / png) and f"({png})" in report
     saved = json.loads((out / "report.json").read_text())
     assert saved["fractions"]["simclr"]["0.1"]["examples"] == results["fractions"]["simclr"][0.1]["examples"]
+
+
+class _FakeUMAP:
+    """Stands in for umap.UMAP (an optional dependency): records its arguments, projects with PCA."""
+
+    calls = []
+
+    def __init__(self, **kwargs):
+        _FakeUMAP.calls.append(kwargs)
+
+    def fit_transform(self, x):
+        centred = x - x.mean(axis=0)
+        return centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+
+
+def test_umap_plot_uses_umap_learn_and_says_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(40, 5)), np.repeat(np.arange(2), 20)
+    monkeypatch.setitem(sys.modules, "umap", None)  # not installed: import fails
+    with pytest.raises(ImportError, match=r'pip install "kssl\[umap\]"'):
+        kssl.eval.umap_plot(features, labels, str(tmp_path / "u.png"))
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=_FakeUMAP))
+    assert is_png(kssl.eval.umap_plot(features, labels, str(tmp_path / "u.png"), count=30, seed=3))
+    assert _FakeUMAP.calls[-1] == {"n_components": 2, "n_neighbors": 15, "random_state": 3}

@@ -8,7 +8,7 @@ from kssl.eval.geometry import alignment, alignment_uniformity, uniformity
 from kssl.eval.images import image_grid, write_png
 from kssl.eval.knn import knn, knn_predict
 from kssl.eval.linear import linear_probe, linear_probe_features
-from kssl.eval.plots import fraction_plot, history_plot, tsne_plot
+from kssl.eval.plots import fraction_plot, history_plot, tsne_plot, umap_plot
 from kssl.eval.protocols import adapt_images, evaluate, label_fractions, transfer
 from kssl.eval.report import write_report
 from kssl.eval.retrieval import recall_at_k, recall_at_k_features
@@ -17,5 +17,5 @@ __all__ = [
     "adapt_images", "alignment", "alignment_uniformity", "compare", "evaluate", "extract", "finetune",
     "fraction_plot", "history_plot", "image_grid", "knn", "knn_predict", "label_fractions", "label_subset",
     "label_subset_index", "layer_encoder", "linear_probe", "linear_probe_features", "markdown_table",
-    "recall_at_k", "recall_at_k_features", "transfer", "tsne_plot", "uniformity", "write_png", "write_report",
+    "recall_at_k", "recall_at_k_features", "transfer", "tsne_plot", "umap_plot", "uniformity", "write_png", "write_report",
 ]
