@@ -84,6 +84,35 @@ def write_grid(model, data, count=8):
     print("grid:", kssl.eval.write_png(os.path.join(FLAGS.out, "grid.png"), grid, scale=3))
 
 
+def define_patch_flags(part):
+    """Flags of the patch-based pretext tasks (jigsaw tiles, relative-position patches)."""
+    flags.DEFINE_integer("scale", 2, f"Upsampling factor of the images before cutting {part}s.")
+    flags.DEFINE_integer(f"{part}_size", 14, f"{part.capitalize()} side in (upsampled) pixels.")
+    flags.DEFINE_integer("gap", 2, f"Smallest gap between {part}s in pixels.")
+    flags.DEFINE_integer("jitter", 2, f"Largest random offset of a {part} in its cell.")
+
+
+def run_patch_pretext(title, key, part_size, build):
+    """Jigsaw and relative patch position: a convnet built for `part_size` patches, images upsampled
+    by --scale inside the train step, `build(encoder, upsample)` -> the method; pretrain, then probe
+    the patch encoder on whole (upsampled) images next to its copy at initialisation."""
+    import keras
+
+    import kssl
+
+    data, train = load_data()
+    height, width, channels = data.image_shape
+    encoder = kssl.backbones.convnet((part_size, part_size, channels), widths=[int(w) for w in FLAGS.widths],
+                                     convs_per_stage=FLAGS.convs_per_stage)
+    random_encoder = kssl.pretext.whole_image_encoder(encoder, data.image_shape, FLAGS.scale)  # a copy at init
+    upsample = keras.layers.Resizing(height * FLAGS.scale, width * FLAGS.scale) if FLAGS.scale != 1 else None
+    model = build(encoder, upsample)
+    history, seconds = kssl.training.pretrain(model, batches(train), FLAGS.epochs, learning_rate=FLAGS.learning_rate,
+                                              out=FLAGS.out)
+    trained = kssl.pretext.whole_image_encoder(model.encoder, data.image_shape, FLAGS.scale)
+    report(title, data, {"random_init": random_encoder, key: trained}, history, seconds)
+
+
 def report(title, data, encoders, history, train_seconds, recall=False, run_extra=None):
     """Evaluates `encoders` (name -> encoder) next to random-init (unless --norandom_init; and raw
     pixels if asked), prints the table and writes OUT/results.json with the run's settings and

@@ -20,36 +20,23 @@ from absl import app, flags
 import common
 
 common.define_flags("jigsaw")
-flags.DEFINE_integer("scale", 2, "Upsampling factor of the images before cutting tiles.")
-flags.DEFINE_integer("tile_size", 14, "Tile side in (upsampled) pixels.")
-flags.DEFINE_integer("gap", 2, "Smallest gap between tiles in pixels.")
-flags.DEFINE_integer("jitter", 2, "Largest random offset of a tile in its cell.")
+common.define_patch_flags("tile")
 flags.DEFINE_integer("num_permutations", 100, "Size of the maximal-Hamming permutation set.")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
-    import keras
-
+def build(encoder, upsample):
     import kssl
 
-    data, train = common.load_data()
-    height, width, channels = data.image_shape
-    encoder = kssl.backbones.convnet(
-        (FLAGS.tile_size, FLAGS.tile_size, channels), widths=[int(w) for w in FLAGS.widths],
-        convs_per_stage=FLAGS.convs_per_stage,
-    )
-    random_encoder = kssl.pretext.whole_image_encoder(encoder, data.image_shape, FLAGS.scale)  # a copy at init
-    upsample = keras.layers.Resizing(height * FLAGS.scale, width * FLAGS.scale) if FLAGS.scale != 1 else None
-    model = kssl.methods.Jigsaw(
+    return kssl.methods.Jigsaw(
         encoder, tile_size=FLAGS.tile_size, gap=FLAGS.gap, jitter=FLAGS.jitter,
         num_permutations=FLAGS.num_permutations, augment=upsample, seed=FLAGS.seed,
     )
-    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
-                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
-    trained = kssl.pretext.whole_image_encoder(model.encoder, data.image_shape, FLAGS.scale)
-    common.report("jigsaw", data, {"random_init": random_encoder, "jigsaw": trained}, history, seconds)
+
+
+def main(argv):
+    del argv
+    common.run_patch_pretext("jigsaw", "jigsaw", FLAGS.tile_size, build)
 
 
 if __name__ == "__main__":

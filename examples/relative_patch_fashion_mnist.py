@@ -21,36 +21,23 @@ from absl import app, flags
 import common
 
 common.define_flags("relative_patch")
-flags.DEFINE_integer("scale", 2, "Upsampling factor of the images before cutting patches.")
-flags.DEFINE_integer("patch_size", 14, "Patch side in (upsampled) pixels.")
-flags.DEFINE_integer("gap", 2, "Smallest gap between patches in pixels.")
-flags.DEFINE_integer("jitter", 2, "Largest random offset of a patch in its cell.")
+common.define_patch_flags("patch")
 flags.DEFINE_integer("pairs_per_image", 8, "8: every neighbour with the centre; 1: one random neighbour.")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
-    import keras
-
+def build(encoder, upsample):
     import kssl
 
-    data, train = common.load_data()
-    height, width, channels = data.image_shape
-    encoder = kssl.backbones.convnet(
-        (FLAGS.patch_size, FLAGS.patch_size, channels), widths=[int(w) for w in FLAGS.widths],
-        convs_per_stage=FLAGS.convs_per_stage,
-    )
-    random_encoder = kssl.pretext.whole_image_encoder(encoder, data.image_shape, FLAGS.scale)  # a copy at init
-    upsample = keras.layers.Resizing(height * FLAGS.scale, width * FLAGS.scale) if FLAGS.scale != 1 else None
-    model = kssl.methods.RelativePatchPosition(
+    return kssl.methods.RelativePatchPosition(
         encoder, patch_size=FLAGS.patch_size, gap=FLAGS.gap, jitter=FLAGS.jitter,
         pairs_per_image=FLAGS.pairs_per_image, chromatic_guard="none", augment=upsample, seed=FLAGS.seed,
     )
-    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
-                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
-    trained = kssl.pretext.whole_image_encoder(model.encoder, data.image_shape, FLAGS.scale)
-    common.report("relative patch position", data, {"random_init": random_encoder, "relative_patch": trained}, history, seconds)
+
+
+def main(argv):
+    del argv
+    common.run_patch_pretext("relative patch position", "relative_patch", FLAGS.patch_size, build)
 
 
 if __name__ == "__main__":
