@@ -12,6 +12,7 @@ from kssl.methods.rotation import RotationPrediction
 from kssl.methods.siamese import Siamese
 from kssl.methods.simclr import SimCLR
 from kssl.methods.split_brain import SplitBrain
+from kssl.methods.swav import SwAV
 from kssl.methods.triplet import Triplet
 
 METHODS = {
@@ -30,6 +31,8 @@ METHODS = {
     "jigsaw": Jigsaw,
     "relative_patch": RelativePatchPosition,
     "exemplar": Exemplar,
+    # clustering
+    "swav": SwAV,
 }
 
 
