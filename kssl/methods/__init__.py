@@ -7,6 +7,7 @@ from kssl.methods.exemplar import Exemplar
 from kssl.methods.inpainting import ContextEncoder
 from kssl.methods.jigsaw import Jigsaw
 from kssl.methods.moco import MoCo
+from kssl.methods.pirl import PIRL
 from kssl.methods.relative_patch import RelativePatchPosition
 from kssl.methods.rotation import RotationPrediction
 from kssl.methods.siamese import Siamese
@@ -33,6 +34,7 @@ METHODS = {
     "exemplar": Exemplar,
     # clustering
     "swav": SwAV,
+    "pirl": PIRL,
 }
 
 
