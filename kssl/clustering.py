@@ -51,16 +51,16 @@ def sinkhorn(scores, epsilon=0.05, iterations=3):
     scores = ops.convert_to_tensor(scores)
     dtype = "float64" if keras.backend.standardize_dtype(scores.dtype) == "float64" else "float32"
     scores = ops.cast(scores, dtype)
-    batch, prototypes = scores.shape[0], scores.shape[1]
-    if batch is None:
-        batch = ops.cast(ops.shape(scores)[0], dtype)
-    # Subtracting the maximum changes nothing after normalisation and keeps exp() finite for small epsilon.
-    q = ops.exp((scores - ops.max(scores)) / epsilon)
-    q = q / ops.sum(q)
+    batch = ops.cast(ops.shape(scores)[0], dtype)
+    prototypes = ops.cast(ops.shape(scores)[1], dtype)
+    # In the log domain: the same iterates as the paper's exp / divide, but no exp(S / epsilon)
+    # overflow or all-zero columns for small epsilon. (The paper's first division by the total is
+    # a constant shift that the first normalisation undoes.)
+    log_q = scores / epsilon
     for _ in range(iterations):
-        q = q / ops.sum(q, axis=0, keepdims=True) / prototypes  # each prototype: mass 1 / K
-        q = q / ops.sum(q, axis=1, keepdims=True) / batch  # each example: mass 1 / B
-    return ops.stop_gradient(q * batch)
+        log_q = log_q - ops.logsumexp(log_q, axis=0, keepdims=True) - ops.log(prototypes)  # prototypes: 1 / K
+        log_q = log_q - ops.logsumexp(log_q, axis=1, keepdims=True) - ops.log(batch)  # examples: 1 / B
+    return ops.stop_gradient(ops.exp(log_q) * batch)
 
 
 def global_sinkhorn(scores, epsilon=0.05, iterations=3, extra_scores=None):
