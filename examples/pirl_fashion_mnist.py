@@ -10,6 +10,9 @@ random offset in the 28x28 view), so the encoder meets tiles and whole images at
 Paper defaults otherwise: lambda 0.5, memory momentum 0.5, temperature 0.07, 128-d projections
 (negatives: 4096 here, 32000 in the paper). Note that with 2 epochs each image's memory entry is
 updated only twice, so in the first epoch the positives are still the bank's random initial vectors.
+Measured at this budget (seed 0): linear 0.8127, kNN 0.6867, below the random-init encoder
+(0.8448 / 0.7758); the loss stayed above log(4097) (10.72 then 10.40): 2 epochs is too short for a
+memory bank that is refreshed once per epoch.
 """
 
 from absl import app, flags

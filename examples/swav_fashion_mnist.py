@@ -8,6 +8,8 @@ to 28 px images: 2 large 28x28 views of 25-100 % of the image (common's crop ran
 The paper's 3000 prototypes are for ImageNet's 1000 classes and 4096-image batches; for 10 classes
 and 128-image batches this uses 100 (flag), no queue by default (`--queue_size` adds one), and
 SwAV's temperature 0.1, epsilon 0.05 and 3 Sinkhorn iterations.
+Measured at this budget (seed 0): linear 0.8604, kNN 0.8063 (random init 0.8448 / 0.7758; SimCLR
+0.8693 / 0.8141).
 """
 
 from absl import app, flags
