@@ -300,3 +300,33 @@ def simclr_views(image_size, channels=3, **kwargs):
     (32, 32)
     """
     return SimCLRAugmentation(image_size, channels=channels, **kwargs)
+
+
+def multi_crop_views(image_size, small_size, num_small=4, large_scale=(0.14, 1.0), small_scale=(0.05, 0.14),
+                     channels=3, seed=None, **kwargs):
+    """SwAV's multi-crop (Caron et al., 2020): 2 large views plus `num_small` small, low-resolution
+    views of each image, as a list of `SimCLRAugmentation` layers (one per view, large ones first),
+    for `augment=` of `kssl.methods.SwAV`.
+
+    The crops differ only in output size and area range (the paper: 2 x 224 px of 14-100 % of the
+    image, and 6 x 96 px of 5-14 %); `kwargs` (flip, colour, blur, `grayscale_policy`, ...) go to
+    every view. Each view gets its own seed (`seed + 10 * view`).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> views = kssl.augment.multi_crop_views(28, 12, num_small=3, channels=1,
+    ...                                       grayscale_policy="brightness_contrast", seed=0)
+    >>> x = np.random.rand(4, 28, 28, 1).astype("float32")
+    >>> [tuple(view(x).shape) for view in views]
+    [(4, 28, 28, 1), (4, 28, 28, 1), (4, 12, 12, 1), (4, 12, 12, 1), (4, 12, 12, 1)]
+    """
+    if isinstance(num_small, bool) or not isinstance(num_small, int) or num_small < 0:
+        raise ValueError(f"`num_small` must be an integer >= 0; got {num_small!r}.")
+
+    def view(i, size, scale):
+        return SimCLRAugmentation(size, channels=channels, crop_scale=scale, seed=None if seed is None else seed + 10 * i,
+                                  **kwargs)
+
+    return [view(i, image_size, large_scale) for i in range(2)] + [
+        view(2 + i, small_size, small_scale) for i in range(num_small)
+    ]

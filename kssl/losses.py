@@ -378,3 +378,40 @@ def generator_adversarial_loss(fake_logits):
     """
     fake_logits = ops.convert_to_tensor(fake_logits)
     return ops.mean(keras.losses.binary_crossentropy(ops.ones_like(fake_logits), fake_logits, from_logits=True))
+
+
+def swapped_prediction(scores, codes, temperature=0.1):
+    """SwAV's swapped prediction loss (Caron et al., 2020): predict the code of one view from another.
+
+    With V views (the first len(codes) of them, the large crops, have codes) and p_v = softmax(s_v / t):
+
+        loss = 1 / len(codes)  sum_i  1 / (V - 1)  sum_{v != i}  mean_n [ - sum_k q_i[n, k] log p_v[n, k] ]
+
+    Args:
+        scores: list of V `(n, K)` prototype scores (cosine similarities), one per view.
+        codes: list of `(n, K)` target codes (rows summing to 1, e.g. `kssl.clustering.sinkhorn`),
+            code i belonging to view i; no gradient flows into them.
+        temperature: t > 0 of the softmax (0.1 in SwAV).
+
+    Returns:
+        Scalar float32: the mean over this replica's n examples.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> s = [np.array([[1.0, 0.0]], "float32"), np.array([[0.0, 1.0]], "float32")]
+    >>> q = [np.array([[1.0, 0.0]], "float32"), np.array([[0.0, 1.0]], "float32")]
+    >>> round(float(kssl.losses.swapped_prediction(s, q, temperature=1.0)), 4)   # -log(e^0 / (e^1 + e^0))
+    1.3133
+    """
+    _check_temperature(temperature)
+    if len(scores) < 2 or not 1 <= len(codes) <= len(scores):
+        raise ValueError(f"`scores` must hold >= 2 views and `codes` between 1 and that many; got "
+                         f"{len(scores)} score and {len(codes)} code tensors.")
+    dtype = _loss_dtype(ops.convert_to_tensor(scores[0]))
+    log_p = [ops.log_softmax(ops.cast(s, dtype) / temperature, axis=-1) for s in scores]
+    total = 0.0
+    for i, q in enumerate(codes):
+        q = ops.stop_gradient(ops.cast(q, dtype))
+        cross = [ops.mean(-ops.sum(q * log_p[v], axis=-1)) for v in range(len(scores)) if v != i]
+        total = total + sum(cross) / len(cross)
+    return total / len(codes)

@@ -32,6 +32,10 @@ BUILDERS = {
     "jigsaw": lambda: kssl.methods.Jigsaw(encoder(8), tile_size=8, gap=1, jitter=1, num_permutations=10, hidden_dim=16),
     "relative_patch": lambda: kssl.methods.RelativePatchPosition(encoder(8), patch_size=8, gap=1, jitter=1, hidden_dim=16),
     "exemplar": lambda: kssl.methods.Exemplar(encoder(), num_exemplars=16, augment=views()),
+    "swav": lambda: kssl.methods.SwAV(encoder(), num_prototypes=6, projection_dim=8, queue_size=16, augment=(
+        kssl.augment.multi_crop_views(12, 6, num_small=2, channels=1, grayscale_policy="brightness_contrast", seed=1))),
+    "pirl": lambda: kssl.methods.PIRL(encoder(), memory_bank_size=16, projection_dim=8, num_negatives=8, tile_size=4,
+                                      num_permutations=10, augment=views()),
 }
 # The data each method trains on: grey 12x12 unless it needs colour or room for a tile grid.
 INPUTS = {"colorization": (12, 3), "jigsaw": (30, 1), "relative_patch": (30, 1)}

@@ -7,11 +7,13 @@ from kssl.methods.exemplar import Exemplar
 from kssl.methods.inpainting import ContextEncoder
 from kssl.methods.jigsaw import Jigsaw
 from kssl.methods.moco import MoCo
+from kssl.methods.pirl import PIRL
 from kssl.methods.relative_patch import RelativePatchPosition
 from kssl.methods.rotation import RotationPrediction
 from kssl.methods.siamese import Siamese
 from kssl.methods.simclr import SimCLR
 from kssl.methods.split_brain import SplitBrain
+from kssl.methods.swav import SwAV
 from kssl.methods.triplet import Triplet
 
 METHODS = {
@@ -30,6 +32,9 @@ METHODS = {
     "jigsaw": Jigsaw,
     "relative_patch": RelativePatchPosition,
     "exemplar": Exemplar,
+    # clustering
+    "swav": SwAV,
+    "pirl": PIRL,
 }
 
 

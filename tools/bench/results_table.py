@@ -37,6 +37,8 @@ RECIPES = {
     "denoising": ("Denoising autoencoder", ["examples/denoising_fashion_mnist.py"], True),
     "inpainting": ("Context encoder (inpainting)", ["examples/inpainting_fashion_mnist.py"], True),
     "split_brain": ("Split-brain autoencoder", ["examples/split_brain_fashion_mnist.py"], True),
+    "swav": ("SwAV (2x28 + 2x14 multi-crop)", ["examples/swav_fashion_mnist.py"], True),
+    "pirl": ("PIRL (jigsaw invariance, memory bank)", ["examples/pirl_fashion_mnist.py"], True),
 }
 
 flags.DEFINE_list("only", [], "Keys of RECIPES to run (default: all); the other rows come from earlier runs.")

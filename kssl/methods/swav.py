@@ -1,0 +1,202 @@
+"""SwAV: swapping assignments between views (Caron, Misra, Mairal, Goyal, Bojanowski & Joulin, 2020).
+
+    prototypes C = {c_1..c_K}, learnable, L2-normalised at the start of every step
+    for a minibatch x:
+        multi-crop   2 large views x_1, x_2 and S small (low-resolution) views x_3..x_{2+S}
+        encode       z_v = normalize(g(f(x_v)))          (f: the encoder, what transfers; g: MLP head)
+        score        s_v = z_v C^T                        (cosine similarity to each prototype)
+        codes        q_1, q_2 = Sinkhorn(s_1), Sinkhorn(s_2)   (large views only; no gradient;
+                     equipartition over the global batch, plus a queue of past z when batches are small)
+        loss         swapped prediction: every view predicts q_1 and q_2 of the other views,
+                     -sum_k q_i log softmax(s_v / t),  v != i
+"""
+
+import keras
+from keras import ops
+
+from kssl import clustering, distribute, losses
+from kssl.core import SelfSupervisedModel
+from kssl.heads import ProjectionHead
+
+
+def encode_at_any_size(encoder, images, training=False):
+    """`encoder(images)` for images of any spatial size.
+
+    A convolutional encoder with global pooling (kssl.backbones.convnet, resnet) applies to any size,
+    but a Keras functional model's input spec only admits the size it was built for; small crops
+    (SwAV's multi-crop) and tiles (PIRL) run through the same layers and weights via the model's
+    graph (`Functional.call`) instead.
+    """
+    built_for = tuple(encoder.input_shape[1:3])
+    if tuple(images.shape[1:3]) == built_for or not isinstance(encoder, keras.Model) or not hasattr(encoder, "inputs"):
+        return encoder(images, training=training)
+    return encoder.call(images, training=training)
+
+
+def _positive_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
+    return value
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class SwAV(SelfSupervisedModel):
+    """SwAV: online clustering into K prototypes with Sinkhorn codes and swapped prediction.
+
+    Views: `augment` is a list of view layers, the first two the large crops (whose codes are the
+    targets) and the rest small crops, e.g. `kssl.augment.multi_crop_views(...)`; or one layer applied
+    twice (2 large views, no multi-crop); or None (2 identical views, for tests). Views of one size
+    go through the encoder together (batch norm sees them together, as in the paper's
+    per-resolution forward passes); small crops use the encoder's layers at their own size
+    (`encode_at_any_size`), so the encoder must be fully convolutional with global pooling.
+
+    Codes: Sinkhorn-Knopp (`kssl.clustering`) over the global batch: under a distribution strategy
+    every replica's scores are gathered, so N replicas compute the codes one device would. With
+    `queue_size` > 0, the z of the two large views of the last `queue_size` examples (global batch,
+    the same on every replica) join the Sinkhorn problem once the queue is full (SwAV's remedy for
+    batches smaller than the number of prototypes); codes are still only used for the current batch.
+
+    Not implemented: the paper freezes the prototypes for the first iterations (313 steps of
+    ImageNet); at the standard 2-epoch budget that would be a third of the run.
+
+    Args:
+        encoder: `keras.Model` from images to `(batch, features)`.
+        num_prototypes: K >= 2 (3000 in the paper for ImageNet).
+        projection_dim: size of z and of each prototype.
+        hidden_dim: hidden width of the head (default: the encoder's feature size).
+        head_layers: Dense layers in the head (2 in the paper).
+        temperature: t > 0 of the swapped prediction's softmax (0.1).
+        epsilon: Sinkhorn's entropy weight > 0 (0.05).
+        sinkhorn_iterations: Sinkhorn-Knopp iterations >= 1 (3).
+        queue_size: past examples added to the Sinkhorn problem (0: no queue); a multiple of the
+            global batch size.
+        augment: see above.
+
+    Returns from `model(x)`: {"scores": list of `(batch, K)` per view, "z": `(2, batch, projection_dim)`
+    of the large views}.
+
+    Example:
+    >>> import numpy as np, keras, kssl
+    >>> encoder = kssl.backbones.convnet((28, 28, 1), widths=(8, 16))
+    >>> views = kssl.augment.multi_crop_views(28, 14, num_small=2, channels=1, large_scale=(0.3, 1.0),
+    ...                                       small_scale=(0.1, 0.3), grayscale_policy="brightness_contrast")
+    >>> model = kssl.methods.SwAV(encoder, num_prototypes=10, projection_dim=16, augment=views)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> history = model.fit(np.random.rand(32, 28, 28, 1).astype("float32"), batch_size=16, epochs=1, verbose=0)
+    >>> [tuple(s.shape) for s in model(np.zeros((4, 28, 28, 1), "float32"))["scores"]]
+    [(4, 10), (4, 10), (4, 10), (4, 10)]
+    """
+
+    min_batch_size = 2
+
+    def __init__(self, encoder, num_prototypes=3000, projection_dim=128, hidden_dim=None, head_layers=2,
+                 temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, queue_size=0, augment=None, **kwargs):
+        super().__init__(encoder, augment=augment, **kwargs)
+        if isinstance(self.augment, list) and len(self.augment) < 2:
+            raise ValueError(f"`augment` must list at least the 2 large views; got {len(self.augment)} layer(s).")
+        self.num_prototypes = _positive_int(num_prototypes, "num_prototypes", 2)
+        self.projection_dim = _positive_int(projection_dim, "projection_dim", 1)
+        self.queue_size = _positive_int(queue_size, "queue_size", 0)
+        losses._check_temperature(temperature)
+        clustering._check_sinkhorn(epsilon, sinkhorn_iterations)
+        self.temperature, self.epsilon, self.sinkhorn_iterations = float(temperature), float(epsilon), sinkhorn_iterations
+        self.hidden_dim, self.head_layers = hidden_dim, head_layers
+        self.head = ProjectionHead(hidden_dim or self.feature_dim, projection_dim, num_layers=head_layers, name="head")
+        self.head.build((None, self.feature_dim))
+        # Assigned (normalised) in every replica's train step: all replicas hold the same value, so
+        # keeping the first replica's is exact.
+        self.prototypes = self.add_weight(shape=(num_prototypes, projection_dim), name="prototypes",
+                                          initializer="glorot_uniform", aggregation="only_first_replica")
+        self.normalize_prototypes()
+        if self.queue_size:
+            # (queue_size, 2 large views, projection_dim), a ring buffer like MoCo's queue.
+            self.queue = self.add_weight(shape=(queue_size, 2, projection_dim), name="queue", trainable=False,
+                                         initializer="zeros", aggregation="only_first_replica")
+            self.queue_pointer = self.add_weight(shape=(), dtype="int32", name="queue_pointer", trainable=False,
+                                                 initializer="zeros", aggregation="only_first_replica")
+            self.queue_filled = self.add_weight(shape=(), dtype="int32", name="queue_filled", trainable=False,
+                                                initializer="zeros", aggregation="only_first_replica")
+        self.built = True
+
+    @property
+    def num_views(self):
+        return len(self.augment) if isinstance(self.augment, list) else 2
+
+    def normalize_prototypes(self):
+        """c_k <- c_k / ||c_k|| (SwAV does it before every step, without gradient)."""
+        self.prototypes.assign(ops.normalize(self.prototypes, axis=-1))
+
+    def forward(self, x, training=False):
+        views = self.views(x, self.num_views)
+        # One encoder pass per resolution (consecutive views of the same size go together).
+        groups = []
+        for view in views:
+            if groups and tuple(groups[-1][0].shape[1:]) == tuple(view.shape[1:]):
+                groups[-1].append(view)
+            else:
+                groups.append([view])
+        z = []
+        for group in groups:
+            features = encode_at_any_size(self.encoder, ops.concatenate(group, axis=0), training=training)
+            projected = ops.normalize(self.head(features, training=training), axis=-1)
+            z.extend(ops.split(projected, len(group), axis=0))
+        prototypes = ops.cast(self.prototypes, z[0].dtype)
+        scores = [ops.matmul(z_v, ops.transpose(prototypes)) for z_v in z]
+        return {"scores": scores, "z": ops.stop_gradient(ops.stack(z[:2], axis=0))}
+
+    def codes(self, scores):
+        """Sinkhorn codes of the two large views' `scores` (global batch, queue when full)."""
+        out = []
+        for i in range(2):
+            codes = clustering.global_sinkhorn(scores[i], self.epsilon, self.sinkhorn_iterations)
+            if self.queue_size:
+                queue_scores = ops.matmul(ops.cast(self.queue[:, i], scores[i].dtype), ops.transpose(ops.cast(
+                    self.prototypes, scores[i].dtype)))
+                with_queue = clustering.global_sinkhorn(scores[i], self.epsilon, self.sinkhorn_iterations,
+                                                        extra_scores=queue_scores)
+                codes = ops.where(self.queue_filled >= self.queue_size, with_queue, codes)
+            out.append(codes)
+        return out
+
+    def ssl_loss(self, outputs):
+        scores = outputs["scores"]
+        return losses.swapped_prediction(scores, self.codes(scores), self.temperature)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        if training and self.queue_size:  # after the codes have read the queue
+            self.enqueue(distribute.all_gather(y_pred["z"], axis=1))
+        return loss
+
+    def enqueue(self, z):
+        """Writes `z` (`(2, G, projection_dim)`, the global batch's two large views) over the oldest
+        entries of the queue (a ring buffer of `queue_size` examples)."""
+        global_batch = z.shape[1]
+        if global_batch is not None and self.queue_size % global_batch:
+            raise ValueError(
+                f"SwAV: `queue_size` ({self.queue_size}) must be a multiple of the global batch size "
+                f"({global_batch} = batch per replica x {distribute.num_replicas()} replicas)."
+            )
+        count = ops.shape(z)[1]
+        slots = ops.mod(self.queue_pointer + ops.arange(count, dtype="int32"), self.queue_size)
+        rows = ops.cast(ops.transpose(z, (1, 0, 2)), self.queue.dtype)  # (G, 2, projection_dim)
+        self.queue.assign(ops.scatter_update(self.queue, slots[:, None], rows))
+        self.queue_pointer.assign(ops.mod(self.queue_pointer + count, self.queue_size))
+        self.queue_filled.assign(ops.minimum(self.queue_filled + count, self.queue_size))
+
+    def train_step(self, data):
+        self.normalize_prototypes()
+        return super().train_step(data)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_prototypes": self.num_prototypes,
+            "projection_dim": self.projection_dim,
+            "hidden_dim": self.hidden_dim,
+            "head_layers": self.head_layers,
+            "temperature": self.temperature,
+            "epsilon": self.epsilon,
+            "sinkhorn_iterations": self.sinkhorn_iterations,
+            "queue_size": self.queue_size,
+        }
