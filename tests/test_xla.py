@@ -32,6 +32,8 @@ BUILDERS = {
     "jigsaw": lambda: kssl.methods.Jigsaw(encoder(8), tile_size=8, gap=1, jitter=1, num_permutations=10, hidden_dim=16),
     "relative_patch": lambda: kssl.methods.RelativePatchPosition(encoder(8), patch_size=8, gap=1, jitter=1, hidden_dim=16),
     "exemplar": lambda: kssl.methods.Exemplar(encoder(), num_exemplars=16, augment=views()),
+    "cpc": lambda: kssl.methods.CPC(encoder(4), image_shape=(12, 12, 1), patch_size=4, patch_stride=2,
+                                    prediction_steps=2, context_dim=8),
 }
 # The data each method trains on: grey 12x12 unless it needs colour or room for a tile grid.
 INPUTS = {"colorization": (12, 3), "jigsaw": (30, 1), "relative_patch": (30, 1)}
