@@ -37,6 +37,7 @@ RECIPES = {
     "denoising": ("Denoising autoencoder", ["examples/denoising_fashion_mnist.py"], True),
     "inpainting": ("Context encoder (inpainting)", ["examples/inpainting_fashion_mnist.py"], True),
     "split_brain": ("Split-brain autoencoder", ["examples/split_brain_fashion_mnist.py"], True),
+    "cpc": ("CPC (6x6 patch rows)", ["examples/cpc_images.py"], True),
 }
 
 flags.DEFINE_list("only", [], "Keys of RECIPES to run (default: all); the other rows come from earlier runs.")
