@@ -316,7 +316,8 @@ def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), 
 FILLETS_DIR = "/usr/share/games/fillets-ng/sound"
 
 
-def fillets_clips(path=None, languages=("cs", "nl"), voices=("m", "v"), max_per_speaker=None, seed=0, verbose=True):
+def fillets_clips(path=None, languages=("cs", "nl"), voices=("m", "v"), max_per_speaker=None, min_seconds=0.25, seed=0,
+                  verbose=True):
     """Real speech from Fillets-NG (`apt-get install fillets-ng-data-cs fillets-ng-data-nl`): a `Clips`
     whose speakers are `<language>-<voice>`; `groups` ties together the recordings of one line (the
     same file name in another language or voice), so a split by group holds out whole lines.
@@ -326,6 +327,7 @@ def fillets_clips(path=None, languages=("cs", "nl"), voices=("m", "v"), max_per_
         languages, voices: which recordings to use (`<who>-<voice>-<word>.ogg`; m: the small fish, v:
             the big fish).
         max_per_speaker: keep at most this many clips per speaker (seeded choice); None keeps all.
+        min_seconds: drop recordings shorter than this (the data has a few empty files).
     """
     candidates = [path] if path else ([os.path.join(os.environ["KSSL_DATA_DIR"], "fillets-ng", "sound")]
                                       if os.environ.get("KSSL_DATA_DIR") else []) + [FILLETS_DIR]
@@ -352,7 +354,7 @@ def fillets_clips(path=None, languages=("cs", "nl"), voices=("m", "v"), max_per_
             mine = [f for f in files if f[0] == speaker]
             kept += [mine[i] for i in sorted(rng.permutation(len(mine))[:max_per_speaker])]
         files = kept
-    key = {"root": os.path.abspath(root), "files": [f[2] for f in files], "version": 1}
+    key = {"root": os.path.abspath(root), "files": [f[2] for f in files], "min_seconds": min_seconds, "version": 1}
     cache = _cache_file("fillets", key)
     if os.path.exists(cache):
         return _load(cache)
@@ -364,10 +366,12 @@ def fillets_clips(path=None, languages=("cs", "nl"), voices=("m", "v"), max_per_
     progress = keras.utils.Progbar(len(files), verbose=1 if verbose else 0, unit_name="clip")
     for speaker, line, name in files:
         wave, rate = soundfile.read(name, dtype="float32", always_2d=True)
+        progress.add(1)
+        if len(wave) < min_seconds * rate:
+            continue
         waveforms.append(_resample(wave.mean(axis=1), rate))
         speakers.append(speaker_names.index(speaker))
         groups.append(lines.setdefault(line, len(lines)))
-        progress.add(1)
     clips = Clips(waveforms, np.array(speakers), speaker_names, np.array(groups))
     _save(cache, clips)
     return clips

@@ -109,6 +109,7 @@ def write_fillets(root, rate=22050):
                               ("aztec", "nl", "bot-m-ahoj"), ("aztec", "nl", "bot-x-ahoj"), ("barrel", "nl", "bot-v-nic")]:
         os.makedirs(root / level / lang, exist_ok=True)
         soundfile.write(str(root / level / lang / f"{name}.ogg"), rng.uniform(-0.3, 0.3, rate // 2), rate)
+    soundfile.write(str(root / "barrel" / "cs" / "bot-v-ticho.ogg"), np.zeros(rate // 100), rate)  # 10 ms: dropped
 
 
 def test_fillets_builder_reads_resamples_and_labels_speakers(tmp_path):
