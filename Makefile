@@ -9,7 +9,7 @@ CLIPART := /usr/share/openclipart/png
 DEMO_EPOCHS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: demo test run-tests install data data-colour clean
+.PHONY: demo test run-tests install data data-colour data-audio clean
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ data:
 # Colour images for colorization / split-brain on colour (131 MB; not needed by the demo or the tests).
 data-colour:
 	@[ -d $(CLIPART) ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openclipart-png; }
+
+# Speech for CPC (examples/cpc_audio.py, kssl.audio): espeak-ng (synthetic, phone-labelled) and Fillets-NG's
+# Czech/Dutch voice acting (~190 MB); not needed by the demo.
+data-audio:
+	@{ command -v espeak-ng >/dev/null && [ -d /usr/share/games/fillets-ng/sound ]; } || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq espeak-ng fillets-ng-data-cs fillets-ng-data-nl; }
 
 demo: install data
 	$(BIN)/python examples/simclr_fashion_mnist.py --epochs $(DEMO_EPOCHS) --raw_pixels --out out/demo

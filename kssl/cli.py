@@ -27,8 +27,6 @@ PRETRAIN_ARGS = {
 def _pretrain(args):
     import keras
 
-    import kssl
-
     keras.utils.set_random_seed(args.seed)
     previous_policy = keras.mixed_precision.global_policy()
     if args.mixed_precision != "none":  # losses and similarity logits stay float32 inside kssl

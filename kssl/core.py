@@ -97,7 +97,7 @@ class SelfSupervisedModel(keras.Model):
 
     def __init__(self, encoder, augment=None, **kwargs):
         super().__init__(**kwargs)
-        self.feature_dim = encoder_output_dim(encoder)
+        self.feature_dim = self.encoder_dim(encoder)
         self.encoder = encoder
         if isinstance(augment, (list, tuple)):
             if not all(isinstance(layer, keras.layers.Layer) for layer in augment):
@@ -108,6 +108,11 @@ class SelfSupervisedModel(keras.Model):
         self.augment = augment
 
     # ---- the method's hooks -------------------------------------------------------------------
+    def encoder_dim(self, encoder):
+        """Checks `encoder` and returns its feature size; a method whose encoder is not images ->
+        vectors (CPC on audio: waveforms -> sequences) overrides it."""
+        return encoder_output_dim(encoder)
+
     def forward(self, x, training=False):
         raise NotImplementedError
 

@@ -415,3 +415,49 @@ def swapped_prediction(scores, codes, temperature=0.1):
         cross = [ops.mean(-ops.sum(q * log_p[v], axis=-1)) for v in range(len(scores)) if v != i]
         total = total + sum(cross) / len(cross)
     return total / len(codes)
+
+
+def cpc_info_nce(predictions, latents, gather_distributed=True):
+    """The CPC loss (van den Oord et al., 2018): InfoNCE of every k-step-ahead prediction.
+
+        loss = 1/K sum_{k=1..K}  mean_{t}  -log  exp(p_{t,k} . z_{t+k}) / sum_{z'} exp(p_{t,k} . z')
+
+    with the bilinear score of the paper (no normalisation, no temperature) and negatives z' = every
+    other latent that is a target of the same k: other time steps and other sequences of the (global)
+    batch, and other grid columns for images.
+
+    Args:
+        predictions: `(batch, steps, ..., K, d)`: `predictions[:, t, ..., k - 1]` predicts
+            `latents[:, t + k, ...]` (the `...` axes, e.g. image columns, are extra positions).
+        latents: `(batch, steps, ..., d)`, the encoder's z.
+        gather_distributed: negatives from every replica.
+
+    Returns:
+        Scalar float32: mean over k and over this replica's predictions.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> z = 10 * np.eye(6, dtype="float32")[None]                        # (1, 6 steps, 6)
+    >>> right = np.stack([np.roll(z, -k, axis=1) for k in (1, 2)], axis=-2)   # p[t, k-1] = z[t + k]
+    >>> wrong = np.stack([z, z], axis=-2)                                 # predicts the present
+    >>> float(kssl.losses.cpc_info_nce(right, z)) < 0.01 < 5 < float(kssl.losses.cpc_info_nce(wrong, z))
+    True
+    """
+    predictions, latents = ops.convert_to_tensor(predictions), ops.convert_to_tensor(latents)
+    steps, horizon, dim = latents.shape[1], predictions.shape[-2], latents.shape[-1]
+    if tuple(predictions.shape[1:-2]) != tuple(latents.shape[1:-1]) or predictions.shape[-1] != dim:
+        raise ValueError(
+            f"`predictions` must be shaped (batch, {', '.join(map(str, latents.shape[1:-1]))}, K, {dim}) like "
+            f"`latents` {tuple(latents.shape)} plus a K axis; got {tuple(predictions.shape)}."
+        )
+    if steps is None or horizon is None or horizon >= steps:
+        raise ValueError(
+            f"the sequence must be longer than the prediction horizon: `latents` has {steps} steps, "
+            f"`predictions` predicts K={horizon} steps ahead (need steps > K)."
+        )
+    total = 0.0
+    for k in range(1, horizon + 1):
+        query = ops.reshape(predictions[:, : steps - k, ..., k - 1, :], (-1, dim))
+        target = ops.reshape(latents[:, k:], (-1, dim))
+        total = total + info_nce(query, target, temperature=1.0, normalize=False, gather_distributed=gather_distributed)
+    return total / horizon

@@ -36,6 +36,8 @@ BUILDERS = {
         kssl.augment.multi_crop_views(12, 6, num_small=2, channels=1, grayscale_policy="brightness_contrast", seed=1))),
     "pirl": lambda: kssl.methods.PIRL(encoder(), memory_bank_size=16, projection_dim=8, num_negatives=8, tile_size=4,
                                       num_permutations=10, augment=views()),
+    "cpc": lambda: kssl.methods.CPC(encoder(4), image_shape=(12, 12, 1), patch_size=4, patch_stride=2,
+                                    prediction_steps=2, context_dim=8),
 }
 # The data each method trains on: grey 12x12 unless it needs colour or room for a tile grid.
 INPUTS = {"colorization": (12, 3), "jigsaw": (30, 1), "relative_patch": (30, 1)}

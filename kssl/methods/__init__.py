@@ -1,7 +1,9 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
 from kssl.core import check_choice
+from kssl.methods import cpc
 from kssl.methods.colorization import Colorization
+from kssl.methods.cpc import CPC
 from kssl.methods.denoising import DenoisingAutoencoder
 from kssl.methods.exemplar import Exemplar
 from kssl.methods.inpainting import ContextEncoder
@@ -35,6 +37,8 @@ METHODS = {
     # clustering
     "swav": SwAV,
     "pirl": PIRL,
+    # predictive coding
+    "cpc": CPC,
 }
 
 

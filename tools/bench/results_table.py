@@ -39,6 +39,7 @@ RECIPES = {
     "split_brain": ("Split-brain autoencoder", ["examples/split_brain_fashion_mnist.py"], True),
     "swav": ("SwAV (2x28 + 2x14 multi-crop)", ["examples/swav_fashion_mnist.py"], True),
     "pirl": ("PIRL (jigsaw invariance, memory bank)", ["examples/pirl_fashion_mnist.py"], True),
+    "cpc": ("CPC (6x6 patch rows)", ["examples/cpc_images.py"], True),
 }
 
 flags.DEFINE_list("only", [], "Keys of RECIPES to run (default: all); the other rows come from earlier runs.")

@@ -1,0 +1,148 @@
+"""kssl.audio: the espeak and Fillets-NG builders (labels, cache, splits), framing and MFCCs.
+
+The builders are tested with a synthetic speaking engine and tiny generated .ogg files, so nothing here
+needs espeak-ng or the Fillets-NG package; one extra test speaks a sentence with the real espeak-ng
+when its library is installed (`make data-audio`)."""
+
+import ctypes.util
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from kssl import audio
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KSSL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+class ToneEngine:
+    """Speaks each letter of the text as a 50 ms tone whose pitch depends on the voice: phones = letters."""
+
+    cache_key = "tones-v1"
+
+    def __init__(self):
+        self.calls = 0
+
+    def say(self, text, voice, rate):
+        self.calls += 1
+        letters = [c for c in text.lower() if c.isalpha()]
+        pitch = 200 + 50 * (sum(map(ord, voice)) % 7)
+        t = np.arange(800) / audio.SAMPLE_RATE
+        wave = np.concatenate([np.sin(2 * np.pi * pitch * (1 + i % 3) * t) for i in range(len(letters))])
+        events = [(0.05 * i, letter) for i, letter in enumerate(letters)]
+        return wave.astype(np.float32) * 0.5, events
+
+
+def test_espeak_builder_labels_every_frame_and_caches(cache):
+    engine = ToneEngine()
+    clips = audio.espeak_clips(speakers=("v1", "v2"), sentences=("abc", "ba", "cab d"), engine=engine, verbose=False)
+    assert len(clips) == 6 and engine.calls == 6
+    assert clips.speaker_names == ("v1", "v2") and clips.speakers.tolist() == [0, 0, 0, 1, 1, 1]
+    assert clips.groups.tolist() == [0, 1, 2, 0, 1, 2]
+    for wave, labels in zip(clips.waveforms, clips.frame_labels):
+        assert len(labels) == audio.num_frames(len(wave))
+    # "abc": 50 ms = 5 frames per letter.
+    names = [clips.phones[i] for i in clips.frame_labels[0]]
+    assert names == ["a"] * 5 + ["b"] * 5 + ["c"] * 5
+    # Built once: the second call reads the cache (the engine is not called), with identical arrays.
+    files = os.listdir(cache)
+    assert len(files) == 1 and files[0].endswith(".npz")
+    again = audio.espeak_clips(speakers=("v1", "v2"), sentences=("abc", "ba", "cab d"), engine=engine, verbose=False)
+    assert engine.calls == 6
+    for a, b in zip(clips.waveforms + clips.frame_labels, again.waveforms + again.frame_labels):
+        np.testing.assert_array_equal(a, b)
+    assert again.phones == clips.phones
+    # A different seed is another dataset (another cache entry).
+    audio.espeak_clips(speakers=("v1",), sentences=("ab",), seed=1, engine=engine, verbose=False)
+    assert len(os.listdir(cache)) == 2
+
+
+def test_split_holds_out_whole_sentences():
+    clips = audio.espeak_clips(speakers=("v1", "v2", "v3"), sentences=tuple("abcdefgh"), engine=ToneEngine(), verbose=False)
+    train, test = clips.split(0.25, seed=0)
+    assert len(train) + len(test) == len(clips) and len(test) == 3 * 2
+    assert not set(train.groups) & set(test.groups)
+    assert set(test.speakers) == set(train.speakers) == {0, 1, 2}
+    assert [len(x) for x in test.frame_labels] == [audio.num_frames(len(w)) for w in test.waveforms]
+    with pytest.raises(ValueError, match="`test_fraction` must be in \\(0, 1\\)"):
+        clips.split(1.0)
+
+
+def test_crops_are_windows_of_the_clips():
+    wave = np.arange(1000, dtype=np.float32)
+    clips = audio.Clips([wave, wave[:300]], np.array([0, 0]), ("s",), np.array([0, 1]))
+    crops = clips.crops(400, per_clip=3, seed=0)
+    assert crops.shape == (6, 400)
+    for crop in crops[:3]:  # a contiguous piece of the first clip
+        np.testing.assert_array_equal(crop, wave[int(crop[0]) : int(crop[0]) + 400])
+    np.testing.assert_array_equal(crops[3, :300], wave[:300])  # shorter clip: zero-padded
+    assert not crops[3, 300:].any()
+    with pytest.raises(ValueError, match="`samples` must be an integer >= 1"):
+        clips.crops(0)
+
+
+def test_frame_labels_follow_onsets():
+    labels = audio.frame_labels_from_events([(0.0, "a"), (0.0149, "b"), (0.0151, "c")], samples=480)
+    # frame centres at 5, 15, 25 ms: "b" starts before 15 ms, "c" just after
+    assert labels == ["a", "b", "c"]
+    assert audio.frame_labels_from_events([], samples=161) == ["_", "_"]
+
+
+@pytest.mark.parametrize("samples", [160, 1599, 1600, 16000])
+def test_mfcc_frames_match_the_cpc_frames(samples):
+    wave = np.sin(np.arange(samples) * 0.3).astype(np.float32)
+    features = audio.mfcc(wave)
+    assert features.shape == (audio.num_frames(samples), 39) and np.isfinite(features).all()
+    assert audio.mfcc(wave, num_coefficients=20, deltas=False).shape == (audio.num_frames(samples), 20)
+
+
+def write_fillets(root, rate=22050):
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    for level, lang, name in [("aztec", "cs", "bot-m-ahoj"), ("aztec", "cs", "bot-v-ahoj"), ("barrel", "cs", "bot-m-nic"),
+                              ("aztec", "nl", "bot-m-ahoj"), ("aztec", "nl", "bot-x-ahoj"), ("barrel", "nl", "bot-v-nic")]:
+        os.makedirs(root / level / lang, exist_ok=True)
+        soundfile.write(str(root / level / lang / f"{name}.ogg"), rng.uniform(-0.3, 0.3, rate // 2), rate)
+    soundfile.write(str(root / "barrel" / "cs" / "bot-v-ticho.ogg"), np.zeros(rate // 100), rate)  # 10 ms: dropped
+
+
+def test_fillets_builder_reads_resamples_and_labels_speakers(tmp_path):
+    write_fillets(tmp_path / "sound")
+    clips = audio.fillets_clips(path=str(tmp_path / "sound"), verbose=False)
+    assert clips.speaker_names == ("cs-m", "cs-v", "nl-m", "nl-v")  # "x" is not one of the voices
+    assert len(clips) == 5 and clips.frame_labels is None
+    for wave in clips.waveforms:  # half a second at 22.05 kHz -> 8000 samples at 16 kHz
+        assert wave.dtype == np.float32 and abs(len(wave) - 8000) <= 1
+    # The same line (level + word) in any language or voice is one group.
+    names = [clips.speaker_names[s] for s in clips.speakers]
+    group = dict(zip(zip(names, clips.groups.tolist()), clips.groups.tolist()))
+    assert len(set(clips.groups.tolist())) == 2 and len(group) == 5
+    one = audio.fillets_clips(path=str(tmp_path / "sound"), max_per_speaker=1, verbose=False)
+    assert sorted(one.speakers.tolist()) == [0, 1, 2, 3]
+
+
+def test_fillets_missing_names_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio, "FILLETS_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("KSSL_DATA_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match="apt-get install fillets-ng-data-cs fillets-ng-data-nl"):
+        audio.fillets_clips(verbose=False)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or ctypes.util.find_library("espeak-ng") is None,
+                    reason="espeak-ng is not installed (`make data-audio`); the builder is tested above with a synthetic engine")
+def test_real_espeak_speaks_with_phone_timing():
+    clips = audio.espeak_clips(speakers=("en-us+m1", "en+f2"), sentences=("The birch canoe slid.",), verbose=False)
+    assert len(clips) == 2
+    for wave, labels in zip(clips.waveforms, clips.frame_labels):
+        assert 0.5 < len(wave) / audio.SAMPLE_RATE < 5 and np.abs(wave).max() > 0.05
+        assert len(labels) == audio.num_frames(len(wave))
+        assert len(set(labels.tolist())) >= 8  # D, @, b, 3:, tS, k, n, u:, s, l, I, d ... not only silence
+    assert "b" in clips.phones and "k" in clips.phones
+    with pytest.raises(ValueError, match="`voice` 'no-such-voice' is not an espeak-ng voice"):
+        audio.Espeak().say("hello", "no-such-voice")

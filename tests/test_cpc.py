@@ -1,0 +1,189 @@
+"""CPC: the loss's targets line up with the right future steps, the context never sees the future,
+patch-grid geometry, audio framing, validation and config round trips."""
+
+import keras
+import numpy as np
+import pytest
+
+import kssl
+from kssl.methods import cpc
+
+from helpers import smooth_images
+
+
+def image_model(**kwargs):
+    kwargs = {"image_shape": (12, 12, 1), "patch_size": 4, "patch_stride": 2, "prediction_steps": 2,
+              "context_dim": 8, **kwargs}
+    return kssl.methods.CPC(kssl.backbones.convnet((kwargs["patch_size"],) * 2 + (1,), widths=(4, 8)), **kwargs)
+
+
+def audio_model(**kwargs):
+    encoder = cpc.audio_encoder(width=8, strides=(4, 4), kernel_sizes=(8, 4))  # stride 16
+    return kssl.methods.CPC(encoder, modality="audio", context_dim=8, **{"prediction_steps": 3, **kwargs})
+
+
+# ---- the loss's targets --------------------------------------------------------------------------------
+def test_targets_are_the_steps_k_ahead_on_a_hand_made_sequence():
+    steps, horizon = 8, 3
+    z = 8.0 * np.eye(steps, dtype="float32")[None]  # z_t = 8 e_t: every step is its own class
+    # predictions[:, t, k-1] = z_{t+k} exactly: the loss is ~0; any other alignment is not.
+    right = np.stack([np.roll(z, -k, axis=1) for k in range(1, horizon + 1)], axis=-2)
+    assert float(kssl.losses.cpc_info_nce(right, z)) < 1e-2
+    for shift in (-1, 1):  # off by one step in either direction: near-uniform guesses, high loss
+        wrong = np.stack([np.roll(z, -(k + shift), axis=1) for k in range(1, horizon + 1)], axis=-2)
+        assert float(kssl.losses.cpc_info_nce(wrong, z)) > 5
+    # Only k's own entry is scored: breaking the predictions of k = 2 raises the loss by about 1/K of its
+    # per-k loss, and the last k steps of each k (no target) do not matter at all.
+    broken = right.copy()
+    broken[:, :, 1] = 0.0
+    expected = float(np.log(steps - 2)) / horizon  # k=2 has 6 targets, uniform over them
+    np.testing.assert_allclose(float(kssl.losses.cpc_info_nce(broken, z)), expected, rtol=1e-3, atol=1e-2)
+    tail = right.copy()
+    for k in range(1, horizon + 1):
+        tail[:, steps - k :, k - 1] = -100.0
+    np.testing.assert_allclose(float(kssl.losses.cpc_info_nce(tail, z)), float(kssl.losses.cpc_info_nce(right, z)))
+
+
+def test_other_sequences_of_the_batch_are_negatives():
+    # Two sequences with identical latents: each prediction then has two equal-scoring keys, log 2.
+    z = 8.0 * np.eye(6, dtype="float32")[None]
+    pred = np.stack([np.roll(z, -1, axis=1)], axis=-2)
+    alone = float(kssl.losses.cpc_info_nce(pred, z))
+    twins = float(kssl.losses.cpc_info_nce(np.concatenate([pred, pred]), np.concatenate([z, z])))
+    assert alone < 1e-2
+    np.testing.assert_allclose(twins, np.log(2.0), atol=1e-2)
+
+
+def test_loss_refuses_a_horizon_longer_than_the_sequence():
+    z = np.zeros((2, 3, 4), "float32")
+    with pytest.raises(ValueError, match="longer than the prediction horizon"):
+        kssl.losses.cpc_info_nce(np.zeros((2, 3, 3, 4), "float32"), z)
+
+
+# ---- causality -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["gru", "causal_conv"])
+def test_audio_context_does_not_see_the_future(kind):
+    model = audio_model(context=kind, context_layers=2)
+    z = np.random.default_rng(0).normal(size=(2, 10, 8)).astype("float32")
+    c = np.asarray(model.context(z))
+    for t in (0, 4, 8):
+        perturbed = z.copy()
+        perturbed[:, t + 1] += 5.0  # change z_{t+1} only
+        c2 = np.asarray(model.context(perturbed))
+        np.testing.assert_allclose(c2[:, : t + 1], c[:, : t + 1], atol=1e-6)  # c_<=t unchanged
+        assert np.abs(c2[:, t + 1] - c[:, t + 1]).max() > 1e-4  # and c_{t+1} does see it
+
+
+@pytest.mark.parametrize("kind", ["gru", "causal_conv"])
+def test_image_context_does_not_see_rows_below(kind):
+    model = image_model(context=kind, context_layers=2)
+    rows, cols = model.grid
+    z = np.random.default_rng(1).normal(size=(2, rows, cols, 8)).astype("float32")
+    c = np.asarray(model.context(z))
+    for r in (0, 2):
+        perturbed = z.copy()
+        perturbed[:, r + 1, 2] += 5.0  # one patch of row r + 1
+        c2 = np.asarray(model.context(perturbed))
+        np.testing.assert_allclose(c2[:, : r + 1], c[:, : r + 1], atol=1e-6)
+        assert np.abs(c2[:, r + 1] - c[:, r + 1]).max() > 1e-4
+
+
+# ---- geometry ------------------------------------------------------------------------------------------
+def test_patch_grid_geometry():
+    assert cpc.grid_size(32, 8, 4) == 7 and cpc.grid_size(28, 8, 4) == 6 and cpc.grid_size(12, 4, 2) == 5
+    images = np.arange(2 * 28 * 28, dtype="float32").reshape(2, 28, 28, 1)
+    patches = np.asarray(cpc.PatchGrid(8, 4)(images))
+    assert patches.shape == (2, 6, 6, 8, 8, 1)
+    for i, j in [(0, 0), (2, 3), (5, 5)]:
+        np.testing.assert_array_equal(patches[:, i, j], images[:, 4 * i : 4 * i + 8, 4 * j : 4 * j + 8])
+    model = image_model()
+    assert model.grid == (5, 5)
+    outputs = model(smooth_images(3))
+    assert tuple(outputs["latents"].shape) == (3, 5, 5, 8)
+    assert tuple(outputs["predictions"].shape) == (3, 5, 5, 2, 8)
+    # The latent of grid cell (i, j) is the encoder applied to that patch alone.
+    x = smooth_images(3)
+    z = np.asarray(model.encode(x))
+    np.testing.assert_allclose(z[:, 1, 3], np.asarray(model.encoder(x[:, 2:6, 6:10])), atol=1e-5)
+    # The probe's whole-image features are the mean over the grid.
+    np.testing.assert_allclose(np.asarray(model.image_encoder()(x)), z.mean(axis=(1, 2)), atol=1e-5)
+
+
+@pytest.mark.parametrize("samples", [160 * 20, 160 * 20 + 1, 16000])
+def test_audio_framing_lengths(samples):
+    encoder = cpc.audio_encoder(width=4)  # the paper's strides (5, 4, 2, 2, 2): 160 samples per step
+    steps = -(-samples // 160)
+    assert tuple(encoder(np.zeros((1, samples, 1), "float32")).shape) == (1, steps, 4)
+    assert encoder.compute_output_shape((None, samples, 1))[1] == steps
+
+
+def test_audio_step_t_depends_on_its_own_samples():
+    # A click at sample s moves step s // 160 (and, through the receptive-field overlap, its neighbours)
+    # but not steps far away: step t covers samples [160 t, 160 t + 160).
+    encoder = cpc.audio_encoder(width=4)
+    quiet = np.asarray(encoder(np.zeros((1, 3200, 1), "float32")))[0]
+    x = np.zeros((1, 3200, 1), "float32")
+    x[0, 160 * 7 + 80] = 1.0
+    changed = np.abs(np.asarray(encoder(x))[0] - quiet).max(axis=-1) > 1e-6
+    assert changed[7] and not changed[:6].any() and not changed[9:].any()
+
+
+# ---- training and config -------------------------------------------------------------------------------
+def test_audio_model_trains_with_xla_and_the_loss_falls():
+    keras.utils.set_random_seed(0)
+    model = audio_model()
+    t = np.arange(320, dtype="float32")
+    rng = np.random.default_rng(0)
+    # Sines of random pitch: predictable futures.
+    x = np.sin(t[None] * rng.uniform(0.05, 0.5, (16, 1))).astype("float32")[..., None]
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+    history = model.fit(x, batch_size=16, epochs=5, verbose=0, shuffle=False)
+    loss = history.history["loss"]
+    assert np.isfinite(loss).all() and loss[-1] < loss[0]
+
+
+@pytest.mark.parametrize("build", [image_model, audio_model])
+def test_config_round_trip(build):
+    model = build(context_layers=2)
+    clone = kssl.methods.CPC.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    assert isinstance(kssl.methods.get("cpc")(**{**model.get_config(), "encoder": model.encoder}), kssl.methods.CPC)
+
+
+def test_saved_model_round_trip(tmp_path):
+    model = image_model()
+    x = smooth_images(2)
+    path = str(tmp_path / "cpc.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(x)["predictions"]), np.asarray(model(x)["predictions"]), atol=1e-5)
+
+
+# ---- validation ----------------------------------------------------------------------------------------
+CASES = {
+    "unknown modality": (lambda: image_model(modality="video"), "`modality` must be one of"),
+    "grid does not fit": (lambda: image_model(patch_size=5, patch_stride=2), "patch grid does not fit"),
+    "patch bigger than image": (lambda: image_model(image_shape=(4, 4, 1), patch_size=8), "patch grid does not fit"),
+    "encoder not patch sized": (lambda: kssl.methods.CPC(kssl.backbones.convnet((12, 12, 1), widths=(4,)), image_shape=(12, 12, 1),
+                                                         patch_size=4, patch_stride=2), "`encoder` must take one patch"),
+    "no image_shape": (lambda: kssl.methods.CPC(kssl.backbones.convnet((8, 8, 1), widths=(4,))), "`image_shape` must be"),
+    "K zero": (lambda: image_model(prediction_steps=0), "`prediction_steps` must be an integer >= 1"),
+    "K not int": (lambda: audio_model(prediction_steps=2.5), "`prediction_steps` must be an integer >= 1"),
+    "K >= grid rows": (lambda: image_model(prediction_steps=5), "`prediction_steps` must be less than the patch grid"),
+    "unknown context": (lambda: image_model(context="lstm"), "`context` must be one of"),
+    "context_dim": (lambda: image_model(context_dim=0), "`context_dim` must be an integer >= 1"),
+    "audio encoder for images": (lambda: kssl.methods.CPC(cpc.audio_encoder(width=4)), "`encoder` must take images"),
+    "image encoder for audio": (lambda: kssl.methods.CPC(kssl.backbones.convnet((8, 8, 1), widths=(4,)), modality="audio"),
+                                "`encoder` must take waveforms"),
+    "audio shorter than horizon": (lambda: audio_model()(np.zeros((2, 48), "float32")), "shorter than the prediction horizon"),
+    "audio rank": (lambda: audio_model()(np.zeros((2, 160, 2), "float32")), "`x` must be a batch of waveforms"),
+    "image size": (lambda: image_model()(np.zeros((2, 16, 16, 1), "float32")), "`x` must be a batch of images shaped"),
+    "strides/kernels": (lambda: cpc.audio_encoder(strides=(5, 4), kernel_sizes=(10,)), "`strides` and `kernel_sizes`"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_names_the_argument(case):
+    build, message = CASES[case]
+    with pytest.raises((ValueError, TypeError), match=message):
+        build()
