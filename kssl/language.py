@@ -17,6 +17,7 @@ for negatives drawn from unigram^0.75. Written with numpy because neither Keras 
 
 import collections
 import math
+import re
 
 import keras
 import numpy as np
@@ -25,21 +26,33 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 # ---- masked language modelling -------------------------------------------------------------------
-def word_piece_vocabulary(sentences, vocabulary_size=8000, max_sentences=200_000, seed=0):
-    """A lower-cased WordPiece vocabulary (keras-hub's `compute_word_piece_vocabulary`) learnt on at
-    most `max_sentences` sentences drawn with `seed`; the special tokens come first ([PAD] is 0)."""
-    import keras_hub
-    import tensorflow as tf
+def word_piece_vocabulary(sentences, vocabulary_size=8000, min_count=20):
+    """A lower-cased WordPiece vocabulary learnt on `sentences`; the special tokens come first ([PAD] is 0).
+
+    The same learner as keras-hub's `compute_word_piece_vocabulary` (tensorflow-text's
+    `wordpiece_tokenizer_learner_lib.learn`, with its defaults and the "##" joiner), fed word counts made
+    here: BERT's pre-tokenization (lower case, accents stripped, split on spaces and punctuation), words
+    seen fewer than `min_count` times dropped. keras-hub counts words with a Python loop over a
+    tf.data pipeline and then learns on every distinct word, which took over 15 minutes on this corpus
+    (132 k distinct words) on a shared 2-core machine; pruning rare words (18 k left at 20) takes ~4.
+    """
+    import collections
+    import unicodedata
+
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
     if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
         raise ValueError(f"`vocabulary_size` must be an integer > {len(SPECIAL_TOKENS)}; got {vocabulary_size!r}.")
-    sentences = list(sentences)
-    if len(sentences) > max_sentences:
-        index = np.random.default_rng(seed).choice(len(sentences), max_sentences, replace=False)
-        sentences = [sentences[i] for i in sorted(index)]
-    data = tf.data.Dataset.from_tensor_slices(sentences).batch(1000)
-    return keras_hub.tokenizers.compute_word_piece_vocabulary(
-        data, vocabulary_size, lowercase=True, strip_accents=True, reserved_tokens=list(SPECIAL_TOKENS))
+    if not isinstance(min_count, int) or min_count < 1:
+        raise ValueError(f"`min_count` must be an integer >= 1; got {min_count!r}.")
+    counts = collections.Counter()
+    for sentence in sentences:
+        sentence = "".join(c for c in unicodedata.normalize("NFD", sentence.lower()) if unicodedata.category(c) != "Mn")
+        counts.update(re.findall(r"\w+|[^\w\s]", sentence))
+    word_counts = [(w, c) for w, c in counts.items() if c >= min_count]
+    vocabulary = learner.learn(word_counts, vocab_size=vocabulary_size, reserved_tokens=list(SPECIAL_TOKENS),
+                               include_joiner_token=True, joiner="##")
+    return vocabulary[:vocabulary_size]
 
 
 def next_sentence_pairs(documents, seed=0):
