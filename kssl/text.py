@@ -187,17 +187,21 @@ def _read_fortunes(directory):
 
 
 def _read_austen(directory):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rdata: "Wrong extension .rdx", "Unknown file type: assumed RDS"
+        return _read_austen_rdata(directory)
+
+
+def _read_austen_rdata(directory):
     try:
         import rdata
     except ImportError as error:
         raise ImportError("Jane Austen's novels are R data: pip install rdata") from error
     # An R lazy-load database: the .rdx index maps each object to (offset, length) in the .rdb file, a
     # 4-byte length then a zlib stream of an R serialisation that `rdata` parses.
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Wrong extension .rdx": it is an RDS file by another name
-        index = rdata.conversion.convert(rdata.parser.parse_file(os.path.join(directory, "Rdata.rdx")))
+    index = rdata.conversion.convert(rdata.parser.parse_file(os.path.join(directory, "Rdata.rdx")))
     with open(os.path.join(directory, "Rdata.rdb"), "rb") as f:
         database = f.read()
     documents = []
