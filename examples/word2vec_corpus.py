@@ -27,18 +27,24 @@ def define_flags():
     flags.DEFINE_float("sample", 1e-3, "Subsampling threshold t.")
     flags.DEFINE_integer("negatives", 5, "Negative samples per example.")
     flags.DEFINE_integer("epochs", 5, "Passes over the corpus.")
-    flags.DEFINE_integer("batch_size", 1024, "Examples per step.")
-    flags.DEFINE_float("learning_rate", 5e-3, "Peak Adam learning rate (cosine decay to 0).")
-    flags.DEFINE_integer("max_sentences", 0, "Use only the first N training sentences, in corpus order (0: all).")
+    flags.DEFINE_integer("batch_size", 4096, "Examples per step.")
+    flags.DEFINE_float("learning_rate", 1e-2, "Peak Adam learning rate (cosine decay to 0).")
+    flags.DEFINE_float("fraction", 1.0, "Use this fraction of the training sentences, drawn with --seed.")
     flags.DEFINE_integer("seed", 0, "Random seed.")
 
 
 def corpus_sentences():
-    """Training sentences as word lists (the same for kssl and gensim)."""
+    """Training sentences as word lists (the same for kssl and gensim): all, or a seeded random
+    --fraction of them (kept in corpus order)."""
+    import numpy as np
+
     import kssl
 
     sentences = kssl.datasets.text_corpus().tokens("train")
-    return sentences[:FLAGS.max_sentences] if FLAGS.max_sentences else sentences
+    if FLAGS.fraction < 1.0:
+        keep = np.random.default_rng(FLAGS.seed).random(len(sentences)) < FLAGS.fraction
+        sentences = [s for s, k in zip(sentences, keep) if k]
+    return sentences
 
 
 def train(sentences, verbose="auto"):
@@ -76,7 +82,7 @@ def evaluate(vectors, words):
 def settings():
     return {name: getattr(FLAGS, name) for name in ("mode", "embedding_dim", "window", "min_count", "sample",
                                                     "negatives", "epochs", "batch_size", "learning_rate",
-                                                    "max_sentences", "seed")}
+                                                    "fraction", "seed")}
 
 
 def main(_):

@@ -4,7 +4,7 @@ Google set), WordSim353 and SimLex-999 Spearman rho, and training time (vocabula
     pip install gensim   # or: pip install -e ".[compare]"
     python tools/bench/word2vec_vs_gensim.py --mode cbow --epochs 5 --out out/bench/word2vec
 
-Both read `kssl.datasets.text_corpus().tokens("train")` (the first --max_sentences of it when set) and
+Both read `kssl.datasets.text_corpus().tokens("train")` (a seeded random --fraction of its sentences when set) and
 are evaluated by the same kssl.eval functions. Settings shared: mode, vector size, window, min_count,
 sample, negatives (unigram^0.75), epochs. They differ in the optimiser, as they must: gensim runs
 word2vec's Hogwild SGD (lr 0.025 -> 0.0001, one update per example, `--gensim_workers` threads), kssl
