@@ -108,6 +108,7 @@ def main(_):
     weights_file, training_file = os.path.join(FLAGS.out, "model.weights.h5"), os.path.join(FLAGS.out, "training.json")
     if FLAGS.evaluate_only:
         model.load_weights(weights_file)
+        model.compile(optimizer="adamw")  # evaluate() needs a compiled model; nothing is trained
         with open(training_file) as f:
             training = json.load(f)
     else:
