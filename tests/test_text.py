@@ -231,3 +231,12 @@ def test_word_sets_come_from_the_gensim_wheel():
 def test_bad_input_names_the_argument(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_word_piece_vocabulary_learns_frequent_words_after_the_special_tokens():
+    sentences = ["The cat sat on the mat.", "The dog sat on the log.", "Cats and dogs sat."] * 30
+    vocabulary = language.word_piece_vocabulary(sentences, vocabulary_size=60, min_count=5)
+    assert vocabulary[:5] == list(language.SPECIAL_TOKENS)
+    assert {"the", "sat", "on", "."} <= set(vocabulary) and len(vocabulary) <= 60
+    tokens = language.MLMPreprocessor(vocabulary, sequence_length=8).tokenizer(tf.constant(["the cat sat"]))
+    assert "[UNK]" not in [vocabulary[i] for i in tokens[0]]
