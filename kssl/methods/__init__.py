@@ -40,6 +40,11 @@ METHODS = {
     # predictive coding
     "cpc": CPC,
 }
+from kssl.methods import mlm  # noqa: E402  (language: token inputs, kssl.language pipelines)
+from kssl.methods.mlm import MaskedLM  # noqa: E402
+from kssl.methods.word2vec import Word2Vec  # noqa: E402
+
+METHODS.update({"mlm": MaskedLM, "word2vec": Word2Vec})
 
 
 def get(name):

@@ -1,0 +1,164 @@
+"""Masked language modelling (+ next-sentence prediction) on the offline English corpus, then Rotten
+Tomatoes sentiment from the encoder, next to TF-IDF + logistic regression on the same split.
+
+    make data-text
+    python examples/mlm_corpus.py --out out/mlm
+
+Steps: WordPiece vocabulary on the training split -> a small keras-hub BERT (2 layers, width 128)
+trained with model.fit (kssl.training.pretrain: AdamW, cosine) -> held-out masked accuracy and
+perplexity (fixed masks: seed 1) -> sentiment: a frozen linear probe on the mean-pooled token vectors
+(and on a random-init copy), a fine-tune of the whole encoder, and TF-IDF + logistic regression.
+"""
+
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("vocabulary_size", 8000, "WordPiece vocabulary size.")
+flags.DEFINE_integer("sequence_length", 64, "Tokens per example ([CLS] and [SEP]s included).")
+flags.DEFINE_integer("num_layers", 2, "Transformer layers.")
+flags.DEFINE_integer("hidden_dim", 128, "Transformer width.")
+flags.DEFINE_bool("next_sentence", True, "Add next-sentence prediction.")
+flags.DEFINE_integer("train_documents", 0, "Use only this many training documents, drawn with --seed (0: all).")
+flags.DEFINE_integer("held_out_batches", 50, "Held-out batches for masked accuracy / perplexity.")
+flags.DEFINE_integer("epochs", 1, "Pretraining epochs.")
+flags.DEFINE_integer("batch_size", 64, "Sequences per step.")
+flags.DEFINE_float("learning_rate", 1e-3, "Peak AdamW learning rate.")
+flags.DEFINE_integer("finetune_epochs", 2, "Epochs of sentiment fine-tuning (0: skip).")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_string("vocabulary_file", "", "Read the vocabulary from this file (default: OUT/vocabulary_SIZE.txt, "
+                    "computed and written when missing).")
+flags.DEFINE_bool("evaluate_only", False, "Load OUT/model.weights.h5 instead of training.")
+flags.DEFINE_string("out", "out/mlm", "Output directory (vocabulary.txt, results.json, backup/).")
+
+
+def sentiment_features(encoder, pre, texts, batch_size=256):
+    import numpy as np
+    import tensorflow as tf
+
+    import kssl
+
+    pooled = kssl.methods.mlm.mean_pooled(encoder)
+    return np.concatenate([pooled.predict(pre.features(tf.constant(texts[i:i + batch_size])), verbose=0)
+                           for i in range(0, len(texts), batch_size)])
+
+
+def finetune(encoder, pre, train, test, epochs):
+    """The whole encoder + a logistic output, trained on the sentiment labels (AdamW 1e-4)."""
+    import keras
+    import tensorflow as tf
+
+    import kssl
+
+    pooled = kssl.methods.mlm.mean_pooled(encoder)
+    classifier = keras.Sequential([pooled, keras.layers.Dropout(0.1), keras.layers.Dense(1)])
+    classifier.compile(optimizer=keras.optimizers.AdamW(1e-4), metrics=[keras.metrics.BinaryAccuracy(threshold=0)],
+                       loss=keras.losses.BinaryCrossentropy(from_logits=True))
+
+    def data(split, shuffle):
+        ds = tf.data.Dataset.from_tensor_slices((split.texts, split.labels))
+        if shuffle:
+            ds = ds.shuffle(len(split.texts), seed=FLAGS.seed)
+        return ds.batch(32).map(lambda t, y: (pre.features(t), y))
+
+    classifier.fit(data(train, True), epochs=epochs, verbose=2)
+    return float(classifier.evaluate(data(test, False), verbose=0, return_dict=True)["binary_accuracy"])
+
+
+def main(_):
+    import keras
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    import kssl
+    from kssl.language import MLMPreprocessor, word_piece_vocabulary
+
+    keras.utils.set_random_seed(FLAGS.seed)
+    os.makedirs(FLAGS.out, exist_ok=True)
+    corpus = kssl.datasets.text_corpus()
+    documents = corpus.train
+    if FLAGS.train_documents:
+        pick = np.random.default_rng(FLAGS.seed).permutation(len(documents))[:FLAGS.train_documents]
+        documents = [documents[i] for i in sorted(pick)]
+    vocabulary_file = FLAGS.vocabulary_file or os.path.join(FLAGS.out, f"vocabulary_{FLAGS.vocabulary_size}.txt")
+    start = time.time()
+    if os.path.exists(vocabulary_file):
+        with open(vocabulary_file, encoding="utf-8") as f:
+            vocabulary = f.read().split("\n")[:-1]
+    else:
+        vocabulary = word_piece_vocabulary(corpus.sentences("train"), FLAGS.vocabulary_size)
+        kssl.zoo.preset.write_text_atomic(vocabulary_file, "".join(t + "\n" for t in vocabulary))
+    vocabulary_seconds = time.time() - start
+    print(f"vocabulary: {len(vocabulary)} tokens ({vocabulary_seconds:.0f} s)")
+
+    pre = MLMPreprocessor(vocabulary, sequence_length=FLAGS.sequence_length)
+    train = pre.dataset(documents, batch_size=FLAGS.batch_size, next_sentence=FLAGS.next_sentence, seed=FLAGS.seed)
+    encoder = kssl.methods.mlm.bert_encoder(len(vocabulary), num_layers=FLAGS.num_layers, hidden_dim=FLAGS.hidden_dim,
+                                            num_heads=max(FLAGS.hidden_dim // 64, 1),
+                                            intermediate_dim=4 * FLAGS.hidden_dim, max_sequence_length=FLAGS.sequence_length)
+    random_encoder = keras.models.clone_model(encoder)
+    random_encoder.set_weights(encoder.get_weights())
+    model = kssl.methods.MaskedLM(encoder, next_sentence=FLAGS.next_sentence)
+    print(f"encoder parameters: {encoder.count_params():,}; training steps per epoch: {int(train.cardinality())}")
+    weights_file, training_file = os.path.join(FLAGS.out, "model.weights.h5"), os.path.join(FLAGS.out, "training.json")
+    if FLAGS.evaluate_only:
+        model.load_weights(weights_file)
+        model.compile(optimizer="adamw")  # evaluate() needs a compiled model; nothing is trained
+        with open(training_file) as f:
+            training = json.load(f)
+    else:
+        history, train_seconds = kssl.training.pretrain(model, train, FLAGS.epochs, learning_rate=FLAGS.learning_rate,
+                                                        weight_decay=0.01, out=FLAGS.out, global_clipnorm=1.0)
+        model.save_weights(weights_file)
+        training = {"train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
+                    "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
+                    "command": "python " + " ".join(sys.argv)}
+        kssl.zoo.preset.write_text_atomic(training_file, json.dumps(training, indent=2))
+    keras.utils.set_random_seed(1)  # the same held-out masks for every model
+    held_out = pre.dataset(corpus.held_out, batch_size=FLAGS.batch_size, next_sentence=FLAGS.next_sentence,
+                           shuffle=False, seed=1).take(FLAGS.held_out_batches)
+    held_out_logs = model.evaluate(held_out, verbose=0, return_dict=True)
+    print("held-out:", held_out_logs)
+
+    rt_train, rt_test = kssl.datasets.rotten_tomatoes()
+    rows = {}
+    for name, enc in (("mlm_encoder", encoder), ("random_init", random_encoder)):
+        probe = kssl.eval.linear_probe_features(sentiment_features(enc, pre, rt_train.texts), rt_train.labels,
+                                                sentiment_features(enc, pre, rt_test.texts), rt_test.labels)
+        rows[name] = {"linear": probe["accuracy"]}
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(rt_train.texts)
+    classifier = LogisticRegression(max_iter=2000).fit(tfidf.transform(rt_train.texts), rt_train.labels)
+    rows["tfidf_logreg"] = {"linear": float(classifier.score(tfidf.transform(rt_test.texts), rt_test.labels))}
+    for row in rows.values():
+        row["finetune"] = "-"
+    run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "learning_rate": FLAGS.learning_rate,
+           "sequence_length": FLAGS.sequence_length, "vocabulary_size": len(vocabulary), "seed": FLAGS.seed,
+           "train_documents": len(documents), "train_steps": int(train.cardinality()) * FLAGS.epochs,
+           "encoder_parameters": encoder.count_params(), "training": training,
+           "vocabulary_seconds": round(vocabulary_seconds, 1),
+           "held_out": {k: float(v) for k, v in held_out_logs.items()},
+           "held_out_examples": FLAGS.held_out_batches * FLAGS.batch_size,
+           "rotten_tomatoes_split": f"{len(rt_train.texts)} train / {len(rt_test.texts)} test (seed 0)",
+           "command": "python " + " ".join(sys.argv)}
+
+    def write(rows):
+        print(f"\nRotten Tomatoes test accuracy ({len(rt_train.texts)} train / {len(rt_test.texts)} test sentences)")
+        print(kssl.eval.markdown_table(rows, ("linear", "finetune")))
+        kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"),
+                                          json.dumps({"rotten_tomatoes": rows, "run": run}, indent=2))
+
+    write(rows)  # the probes, before the (slow) fine-tune
+    if FLAGS.finetune_epochs:
+        start = time.time()
+        rows["mlm_encoder"]["finetune"] = finetune(encoder, pre, rt_train, rt_test, FLAGS.finetune_epochs)
+        run["finetune_seconds"] = round(time.time() - start, 1)
+        write(rows)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,306 @@
+"""Pretext targets for the language methods, made in the input pipeline (like kssl.pretext for images).
+
+Masked language modelling (BERT, Devlin et al. 2019):
+    WordPiece tokens -> [CLS] A [SEP] B [SEP] -> select 15% of the non-special tokens; of those
+    80% -> [MASK], 10% -> a random token, 10% unchanged; predict the originals.
+    Next-sentence prediction: B is A's true next sentence half of the time (label 1), a random
+    sentence of another document otherwise (label 0).
+Tokenizer, packer and masker are keras-hub's (`WordPieceTokenizer`, `MultiSegmentPacker`,
+`MaskedLMMaskGenerator`); only the sentence pairing is written here (keras-hub has none).
+
+word2vec (Mikolov et al. 2013): a vocabulary of words seen `min_count` times, frequent-word
+subsampling (keep a word of frequency f with probability (sqrt(f/t) + 1) t/f, the C tool's and gensim's
+formula), a dynamic window (each centre word draws its window b uniformly from 1..window), and a table
+for negatives drawn from unigram^0.75. Written with numpy because neither Keras nor keras-hub has it
+(`keras.preprocessing.sequence.skipgrams` is gone from Keras 3).
+"""
+
+import collections
+import math
+import re
+
+import keras
+import numpy as np
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+# ---- masked language modelling -------------------------------------------------------------------
+def word_piece_vocabulary(sentences, vocabulary_size=8000, min_count=20):
+    """A lower-cased WordPiece vocabulary learnt on `sentences`; the special tokens come first ([PAD] is 0).
+
+    The same learner as keras-hub's `compute_word_piece_vocabulary` (tensorflow-text's
+    `wordpiece_tokenizer_learner_lib.learn`, with its defaults and the "##" joiner), fed word counts made
+    here: BERT's pre-tokenization (lower case, accents stripped, split on spaces and punctuation), words
+    seen fewer than `min_count` times dropped. keras-hub counts words with a Python loop over a
+    tf.data pipeline and then learns on every distinct word, which took over 15 minutes on this corpus
+    (132 k distinct words) on a shared 2-core machine; pruning rare words (18 k left at 20) takes ~4.
+    """
+    import collections
+    import unicodedata
+
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+
+    if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
+        raise ValueError(f"`vocabulary_size` must be an integer > {len(SPECIAL_TOKENS)}; got {vocabulary_size!r}.")
+    if not isinstance(min_count, int) or min_count < 1:
+        raise ValueError(f"`min_count` must be an integer >= 1; got {min_count!r}.")
+    counts = collections.Counter()
+    for sentence in sentences:
+        sentence = "".join(c for c in unicodedata.normalize("NFD", sentence.lower()) if unicodedata.category(c) != "Mn")
+        counts.update(re.findall(r"\w+|[^\w\s]", sentence))
+    word_counts = [(w, c) for w, c in counts.items() if c >= min_count]
+    vocabulary = learner.learn(word_counts, vocab_size=vocabulary_size, reserved_tokens=list(SPECIAL_TOKENS),
+                               include_joiner_token=True, joiner="##")
+    return vocabulary[:vocabulary_size]
+
+
+def next_sentence_pairs(documents, seed=0):
+    """Sentence pairs for NSP: for every sentence with a successor in its document, with probability 1/2
+    the true next sentence (label 1), else a random sentence of a different document (label 0).
+    Returns three lists `(first, second, labels)`. Needs at least two documents."""
+    if len(documents) < 2:
+        raise ValueError(f"`documents` must hold at least 2 documents for next-sentence pairs; got {len(documents)}.")
+    rng = np.random.default_rng(seed)
+    lengths = np.array([len(d) for d in documents])
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    first, second, labels = [], [], []
+    for doc_index, document in enumerate(documents):
+        for i in range(len(document) - 1):
+            first.append(document[i])
+            if rng.random() < 0.5:
+                second.append(document[i + 1])
+                labels.append(1)
+            else:
+                # A uniformly random sentence outside this document.
+                flat = int(rng.integers(starts[-1] - lengths[doc_index]))
+                if flat >= starts[doc_index]:
+                    flat += lengths[doc_index]
+                other = int(np.searchsorted(starts, flat, side="right") - 1)
+                second.append(documents[other][flat - starts[other]])
+                labels.append(0)
+    return first, second, labels
+
+
+class MLMPreprocessor:
+    """Text -> masked BERT inputs, with keras-hub layers, as a `tf.data` map.
+
+    Output (a dict, the model's `x`): `token_ids` (masked), `segment_ids`, `padding_mask`,
+    `mask_positions`, `mask_ids` (the original tokens there), `mask_weights` (1 for a real selection,
+    0 for padding), and `next_sentence_labels`.
+
+    Args:
+        vocabulary: WordPiece vocabulary (list of tokens, `SPECIAL_TOKENS` first).
+        sequence_length: tokens per example, [CLS] and [SEP]s included.
+        mask_selection_rate: fraction of selectable tokens to predict (BERT: 0.15).
+        mask_token_rate, random_token_rate: of those, fraction set to [MASK] / to a random token (0.8 /
+            0.1; the rest stay unchanged).
+        mask_selection_length: predictions per example (static, for XLA); default
+            ceil(1.25 * rate * sequence_length).
+    """
+
+    def __init__(self, vocabulary, sequence_length=64, mask_selection_rate=0.15, mask_token_rate=0.8,
+                 random_token_rate=0.1, mask_selection_length=None):
+        import keras_hub
+
+        if not isinstance(sequence_length, int) or sequence_length < 4:
+            raise ValueError(f"`sequence_length` must be an integer >= 4; got {sequence_length!r}.")
+        if not 0 < mask_selection_rate < 1:
+            raise ValueError(f"`mask_selection_rate` must be a number in (0, 1); got {mask_selection_rate!r}.")
+        if not (0 <= mask_token_rate and 0 <= random_token_rate and mask_token_rate + random_token_rate <= 1):
+            raise ValueError("`mask_token_rate` and `random_token_rate` must be >= 0 with a sum <= 1; got "
+                             f"{mask_token_rate!r} and {random_token_rate!r}.")
+        self.vocabulary = list(vocabulary)
+        if self.vocabulary[:len(SPECIAL_TOKENS)] != list(SPECIAL_TOKENS):
+            raise ValueError(f"`vocabulary` must start with the special tokens {SPECIAL_TOKENS}.")
+        self.sequence_length = sequence_length
+        self.mask_selection_length = mask_selection_length or math.ceil(1.25 * mask_selection_rate * sequence_length)
+        ids = {t: i for i, t in enumerate(SPECIAL_TOKENS)}
+        self.pad_id, self.cls_id, self.sep_id, self.mask_id = ids["[PAD]"], ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
+        self.tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
+            vocabulary=self.vocabulary, lowercase=True, strip_accents=True, oov_token="[UNK]")
+        self.packer = keras_hub.layers.MultiSegmentPacker(
+            sequence_length, start_value=self.cls_id, end_value=self.sep_id, pad_value=self.pad_id)
+        self.masker = keras_hub.layers.MaskedLMMaskGenerator(
+            vocabulary_size=len(self.vocabulary), mask_selection_rate=mask_selection_rate,
+            mask_token_id=self.mask_id, mask_selection_length=self.mask_selection_length,
+            unselectable_token_ids=[self.pad_id, self.cls_id, self.sep_id],
+            mask_token_rate=mask_token_rate, random_token_rate=random_token_rate)
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def __call__(self, first, second=None, next_sentence_labels=None):
+        import tensorflow as tf
+
+        segments = (self.tokenizer(first),) if second is None else (self.tokenizer(first), self.tokenizer(second))
+        token_ids, segment_ids = self.packer(segments)
+        masked = self.masker(token_ids)
+        if next_sentence_labels is None:
+            next_sentence_labels = tf.zeros(tf.shape(token_ids)[:1], tf.int32)
+        return {
+            "token_ids": masked["token_ids"],
+            "segment_ids": segment_ids,
+            "padding_mask": token_ids != self.pad_id,
+            "mask_positions": masked["mask_positions"],
+            "mask_ids": masked["mask_ids"],
+            "mask_weights": masked["mask_weights"],
+            "next_sentence_labels": tf.cast(next_sentence_labels, tf.int32),
+        }
+
+    def dataset(self, documents, batch_size=32, next_sentence=True, shuffle=True, seed=0, repeat=False):
+        """A `tf.data.Dataset` of masked batches from `documents` (lists of sentences): sentence pairs
+        with NSP labels (`next_sentence_pairs`) if `next_sentence`, else single sentences. Masks are
+        drawn afresh each epoch."""
+        import tensorflow as tf
+
+        if next_sentence:
+            first, second, labels = next_sentence_pairs(documents, seed=seed)
+            ds = tf.data.Dataset.from_tensor_slices((first, second, np.asarray(labels, "int32")))
+        else:
+            sentences = [s for d in documents for s in d]
+            ds = tf.data.Dataset.from_tensor_slices((sentences,))
+        if shuffle:
+            ds = ds.shuffle(min(len(ds), 200_000), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.batch(batch_size, drop_remainder=True)
+        return ds.map(lambda *t: self(*t), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def features(self, texts):
+        """Unmasked encoder inputs for `texts` (for transfer: `token_ids`, `segment_ids`, `padding_mask`)."""
+        token_ids, segment_ids = self.packer((self.tokenizer(texts),))
+        return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": token_ids != self.pad_id}
+
+
+# ---- word2vec ---------------------------------------------------------------------------------------
+class WordVocabulary:
+    """Words seen at least `min_count` times in `sentences` (lists of words), most frequent first; id 0
+    is padding (never a word, never a negative). `counts[i]` is word i's corpus count."""
+
+    def __init__(self, sentences, min_count=5, max_size=None):
+        if not isinstance(min_count, int) or min_count < 1:
+            raise ValueError(f"`min_count` must be an integer >= 1; got {min_count!r}.")
+        counter = collections.Counter(w for s in sentences for w in s)
+        kept = sorted(((c, w) for w, c in counter.items() if c >= min_count), key=lambda cw: (-cw[0], cw[1]))
+        if max_size is not None:
+            kept = kept[:max_size]
+        self.words = ["<pad>"] + [w for _, w in kept]
+        self.counts = np.array([0] + [c for c, _ in kept], dtype="int64")
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    def __len__(self):
+        return len(self.words)
+
+    def encode(self, sentences):
+        """Concatenated word ids of `sentences` (out-of-vocabulary words dropped, as in word2vec) and
+        the sentence id of each."""
+        ids, sentence_ids = [], []
+        for n, sentence in enumerate(sentences):
+            encoded = [self.index[w] for w in sentence if w in self.index]
+            ids.extend(encoded)
+            sentence_ids.extend([n] * len(encoded))
+        return np.asarray(ids, "int32"), np.asarray(sentence_ids, "int32")
+
+
+def negative_distribution(counts, exponent=0.75):
+    """P(w) proportional to count(w)^exponent (word2vec's unigram^0.75)."""
+    weights = np.asarray(counts, "float64") ** exponent
+    return weights / weights.sum()
+
+
+def keep_probabilities(counts, sample=1e-3):
+    """Subsampling: a word of frequency f is kept with probability min(1, (sqrt(f/sample) + 1) sample/f)."""
+    counts = np.asarray(counts, "float64")
+    if not sample:
+        return np.ones_like(counts)
+    frequency = counts / max(counts.sum(), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
+    return np.where(counts > 0, np.minimum(keep, 1.0), 0.0)
+
+
+def skipgram_pairs(ids, sentence_ids, window, rng):
+    """(centre, context) pairs with word2vec's dynamic window: each centre draws b in 1..window and pairs
+    with the words at distance <= b in the same sentence, on both sides."""
+    reach = rng.integers(1, window + 1, size=len(ids))
+    centres, contexts = [], []
+    for distance in range(1, window + 1):
+        for sign in (-1, 1):
+            j = np.arange(len(ids)) + sign * distance
+            ok = (j >= 0) & (j < len(ids)) & (reach >= distance)
+            i = np.nonzero(ok)[0]
+            i = i[sentence_ids[i] == sentence_ids[j[i]]]
+            centres.append(ids[i])
+            contexts.append(ids[i + sign * distance])
+    return np.concatenate(centres), np.concatenate(contexts)
+
+
+def cbow_windows(ids, sentence_ids, window, rng):
+    """(context words padded with 0 to 2*window, centre) per centre word, with the dynamic window."""
+    reach = rng.integers(1, window + 1, size=len(ids))
+    columns = []
+    for distance in range(1, window + 1):
+        for sign in (-1, 1):
+            j = np.arange(len(ids)) + sign * distance
+            inside = (j >= 0) & (j < len(ids))
+            jj = np.clip(j, 0, len(ids) - 1)
+            ok = inside & (reach >= distance) & (sentence_ids == sentence_ids[jj])
+            columns.append(np.where(ok, ids[jj], 0))
+    context = np.stack(columns, axis=1).astype("int32")
+    has_context = (context > 0).any(axis=1)
+    return context[has_context], ids[has_context]
+
+
+class Word2VecData(keras.utils.PyDataset):
+    """Batches for `kssl.methods.Word2Vec.fit`: each epoch subsamples the corpus afresh and draws new
+    dynamic windows. Yields `{"inputs": (batch, C), "target": (batch,)}` with C = 1 (skip-gram: the
+    centre word predicts a context word) or 2*window (CBOW: the context predicts the centre).
+
+    Example:
+    >>> from kssl.language import WordVocabulary, Word2VecData
+    >>> sentences = [["a", "b", "c", "a"], ["b", "c", "a"]] * 10
+    >>> vocab = WordVocabulary(sentences, min_count=1)
+    >>> batch = Word2VecData(sentences, vocab, mode="cbow", window=2, batch_size=8, sample=0)[0]
+    >>> batch["inputs"].shape, batch["target"].shape
+    ((8, 4), (8,))
+    """
+
+    def __init__(self, sentences, vocabulary, mode="skipgram", window=5, sample=1e-3, batch_size=1024, seed=0,
+                 **kwargs):
+        from kssl.core import check_choice
+
+        super().__init__(**kwargs)
+        self.mode = check_choice("mode", mode, ("skipgram", "cbow"))
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"`window` must be an integer >= 1; got {window!r}.")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an integer >= 1; got {batch_size!r}.")
+        self.window, self.batch_size, self.sample = window, batch_size, sample
+        self.ids, self.sentence_ids = vocabulary.encode(sentences)
+        self.keep = keep_probabilities(vocabulary.counts, sample)
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def on_epoch_end(self):
+        kept = self.rng.random(len(self.ids)) < self.keep[self.ids]
+        ids, sentence_ids = self.ids[kept], self.sentence_ids[kept]
+        if self.mode == "skipgram":
+            centres, contexts = skipgram_pairs(ids, sentence_ids, self.window, self.rng)
+            inputs, target = centres[:, None], contexts
+        else:
+            inputs, target = cbow_windows(ids, sentence_ids, self.window, self.rng)
+        order = self.rng.permutation(len(target))
+        count = len(order) // self.batch_size * self.batch_size  # full batches: static shapes
+        if count == 0:
+            raise ValueError(f"The corpus gives {len(order)} training examples, fewer than `batch_size` "
+                             f"({self.batch_size}).")
+        self.inputs, self.target = inputs[order[:count]], target[order[:count]].astype("int32")
+
+    def __len__(self):
+        return len(self.target) // self.batch_size
+
+    def __getitem__(self, index):
+        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return {"inputs": self.inputs[part], "target": self.target[part]}

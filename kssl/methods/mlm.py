@@ -1,0 +1,134 @@
+"""Masked language modelling, optionally with next-sentence prediction (BERT; Devlin et al., 2019).
+
+    input pipeline (kssl.language.MLMPreprocessor, keras-hub layers):
+        [CLS] A [SEP] B [SEP]; 15% of the non-special tokens selected: 80% -> [MASK], 10% -> random, 10% kept
+    encode      h = f(tokens, segments)          (a keras-hub BERT backbone; what transfers)
+    predict     p(token | h at each selected position)  (MaskedLMHead, tied to the token embedding)
+    loss        mean cross-entropy over selected positions
+                (+ next_sentence: cross-entropy of IsNext from the [CLS] vector, B true next half the time)
+"""
+
+import keras
+from keras import ops
+
+from kssl.methods.text import TextModel
+
+
+def bert_encoder(vocabulary_size, num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
+                 max_sequence_length=128, dropout=0.1, name="bert_encoder"):
+    """A small keras-hub `BertBackbone` (default: 2 layers, width 128, ~1.4 M parameters plus the
+    embedding) -- a size this CPU trains in minutes."""
+    import keras_hub
+
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads, hidden_dim=hidden_dim,
+        intermediate_dim=intermediate_dim, max_sequence_length=max_sequence_length, dropout=dropout, name=name)
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class MaskedLM(TextModel):
+    """BERT's masked-token prediction (and, with `next_sentence=True`, next-sentence prediction).
+
+    Batches come from `kssl.language.MLMPreprocessor(...).dataset(...)`: dicts of token ids with the
+    masked positions and their original ids. Metrics: `masked_accuracy`, `perplexity` (exp of the mean
+    masked-token cross-entropy) and, with NSP, `next_sentence_accuracy`.
+
+    Args:
+        encoder: a keras-hub `BertBackbone` (e.g. `kssl.methods.mlm.bert_encoder(vocabulary_size)`);
+            anything with the same inputs, `sequence_output`/`pooled_output` outputs and a
+            `token_embedding` works.
+        next_sentence: add the NSP head and loss.
+        next_sentence_weight: weight of the NSP loss.
+
+    Example:
+    >>> import numpy as np, keras, kssl
+    >>> from kssl.language import MLMPreprocessor, SPECIAL_TOKENS
+    >>> vocabulary = list(SPECIAL_TOKENS) + ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "."]
+    >>> pre = MLMPreprocessor(vocabulary, sequence_length=16)
+    >>> documents = [["the cat sat on the mat.", "a dog ran."], ["the dog sat.", "a cat ran on a mat."]] * 8
+    >>> encoder = kssl.methods.mlm.bert_encoder(len(vocabulary), num_layers=1, hidden_dim=16,
+    ...                                         intermediate_dim=32, max_sequence_length=16)
+    >>> model = kssl.methods.MaskedLM(encoder, next_sentence=True)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> history = model.fit(pre.dataset(documents, batch_size=4), epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['loss', 'masked_accuracy', 'next_sentence_accuracy', 'perplexity']
+    """
+
+    input_keys = ("token_ids", "segment_ids", "padding_mask", "mask_positions", "mask_ids", "mask_weights")
+
+    def __init__(self, encoder, next_sentence=False, next_sentence_weight=1.0, **kwargs):
+        import keras_hub
+
+        super().__init__(encoder, **kwargs)
+        if not isinstance(encoder, keras.Model) or not hasattr(encoder, "token_embedding"):
+            raise TypeError("`encoder` must be a keras-hub BertBackbone (a keras.Model with `token_embedding`); "
+                            f"got {type(encoder).__name__}.")
+        if next_sentence_weight < 0:
+            raise ValueError(f"`next_sentence_weight` must be a number >= 0; got {next_sentence_weight!r}.")
+        self.next_sentence, self.next_sentence_weight = bool(next_sentence), float(next_sentence_weight)
+        self.vocabulary_size = encoder.token_embedding.input_dim
+        self.feature_dim = encoder.token_embedding.output_dim
+        self.mlm_head = keras_hub.layers.MaskedLMHead(
+            vocabulary_size=self.vocabulary_size, token_embedding=encoder.token_embedding,
+            intermediate_activation="gelu", name="mlm_head")
+        self.mlm_head.build((None, None, self.feature_dim), (None, None))
+        if self.next_sentence:
+            self.nsp_head = keras.layers.Dense(2, name="nsp_head")
+            self.nsp_head.build((None, self.feature_dim))
+            self.nsp_tracker = keras.metrics.SparseCategoricalAccuracy(name="next_sentence_accuracy")
+        self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")
+        self.perplexity_tracker = keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.accuracy_tracker, self.perplexity_tracker] + (
+            [self.nsp_tracker] if self.next_sentence else [])
+
+    def forward(self, x, training=False):
+        hidden = self.encoder({k: x[k] for k in ("token_ids", "segment_ids", "padding_mask")}, training=training)
+        outputs = {
+            "token_logits": ops.cast(self.mlm_head(hidden["sequence_output"], mask_positions=x["mask_positions"]),
+                                     "float32"),
+            "mask_ids": x["mask_ids"],
+            "mask_weights": ops.cast(x["mask_weights"], "float32"),
+        }
+        if self.next_sentence:
+            outputs["next_sentence_logits"] = ops.cast(self.nsp_head(hidden["pooled_output"]), "float32")
+            outputs["next_sentence_labels"] = x["next_sentence_labels"]
+        return outputs
+
+    def ssl_loss(self, outputs):
+        # Mean over the selected tokens of this replica's batch (padding selections weigh 0).
+        token_loss = keras.losses.sparse_categorical_crossentropy(
+            outputs["mask_ids"], outputs["token_logits"], from_logits=True)
+        weights = outputs["mask_weights"]
+        loss = ops.sum(token_loss * weights) / ops.maximum(ops.sum(weights), 1.0)
+        if self.next_sentence:
+            loss = loss + self.next_sentence_weight * ops.mean(keras.losses.sparse_categorical_crossentropy(
+                outputs["next_sentence_labels"], outputs["next_sentence_logits"], from_logits=True))
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self.accuracy_tracker.update_state(y_pred["mask_ids"], y_pred["token_logits"], sample_weight=y_pred["mask_weights"])
+        self.perplexity_tracker.update_state(y_pred["mask_ids"], y_pred["token_logits"],
+                                             sample_weight=y_pred["mask_weights"])
+        if self.next_sentence:
+            self.nsp_tracker.update_state(y_pred["next_sentence_labels"], y_pred["next_sentence_logits"])
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "next_sentence": self.next_sentence,
+                "next_sentence_weight": self.next_sentence_weight}
+
+
+def mean_pooled(encoder):
+    """A `keras.Model` from encoder inputs to the mean of the token vectors over real tokens: the
+    sentence features used by the probes."""
+    inputs = {name: keras.Input((None,), dtype="int32" if name != "padding_mask" else "bool", name=name)
+              for name in ("token_ids", "segment_ids", "padding_mask")}
+    hidden = encoder(inputs)["sequence_output"]
+    mask = ops.expand_dims(ops.cast(inputs["padding_mask"], hidden.dtype), -1)
+    pooled = ops.sum(hidden * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+    return keras.Model(inputs, pooled, name="mean_pooled")

@@ -1,0 +1,141 @@
+"""word2vec with negative sampling (Mikolov, Sutskever, Chen, Corrado & Dean, 2013).
+
+    input pipeline (kssl.language.Word2VecData): subsample frequent words, dynamic window b <= window
+        skip-gram:  (centre c, context o) pairs        CBOW: (context words C, centre o)
+    encode      v = W_in[c]  (skip-gram)  or  mean_{w in C} W_in[w]  (CBOW)   (W_in: what transfers)
+    negatives   k words n_1..n_k ~ unigram^0.75, drawn in the step from a table (as the C tool does)
+    loss        -log s(W_out[o] . v) - sum_j log s(-W_out[n_j] . v)
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from kssl.language import negative_distribution
+from kssl.methods.text import TextModel
+
+
+def _table(counts, exponent, table_size):
+    """word2vec's unigram table: word i fills round(table_size * P(i)) slots, P = unigram^exponent.
+    A uniform index into it is a draw from P (to 1/table_size), with no per-step categorical."""
+    probabilities = negative_distribution(counts, exponent)
+    cumulative = np.cumsum(probabilities)
+    slots = (np.arange(table_size) + 0.5) / table_size
+    return np.searchsorted(cumulative, slots).clip(0, len(counts) - 1).astype("int32")
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class Word2Vec(TextModel):
+    """Skip-gram or CBOW with negative sampling; `model.encoder` is the input embedding.
+
+    Args:
+        counts: corpus count of each vocabulary word (`kssl.language.WordVocabulary(...).counts`; id 0
+            is padding with count 0).
+        embedding_dim: vector size.
+        mode: "skipgram" or "cbow" (must match the data's).
+        negatives: negative samples per example.
+        ns_exponent: the unigram exponent of the negative distribution (0.75).
+        table_size: size of the negative-sampling table.
+        seed: seed of the negative draws.
+
+    Example:
+    >>> import keras, kssl
+    >>> from kssl.language import WordVocabulary, Word2VecData
+    >>> sentences = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "sat", "on", "a", "log"]] * 20
+    >>> vocab = WordVocabulary(sentences, min_count=1)
+    >>> model = kssl.methods.Word2Vec(vocab.counts, embedding_dim=8, mode="skipgram")
+    >>> model.compile(optimizer=keras.optimizers.Adam(0.01))
+    >>> history = model.fit(Word2VecData(sentences, vocab, window=2, batch_size=32, sample=0), epochs=1, verbose=0)
+    >>> model.vectors().shape
+    (9, 8)
+    >>> [word for word, _ in model.nearest("cat", vocab.words, k=2)][0] in vocab.words
+    True
+    """
+
+    input_keys = ("inputs", "target")
+
+    def __init__(self, counts, embedding_dim=100, mode="skipgram", negatives=5, ns_exponent=0.75,
+                 table_size=1_000_000, seed=None, encoder=None, **kwargs):
+        from kssl.core import check_choice
+
+        counts = np.asarray(counts, "int64")
+        if counts.ndim != 1 or len(counts) < 2 or (counts < 0).any() or counts.sum() == 0:
+            raise ValueError("`counts` must be a 1-D array of >= 2 non-negative word counts with a positive sum; "
+                             f"got shape {counts.shape}.")
+        if not isinstance(embedding_dim, int) or embedding_dim < 1:
+            raise ValueError(f"`embedding_dim` must be an integer >= 1; got {embedding_dim!r}.")
+        if not isinstance(negatives, int) or negatives < 1:
+            raise ValueError(f"`negatives` must be an integer >= 1; got {negatives!r}.")
+        if not isinstance(table_size, int) or table_size < len(counts):
+            raise ValueError(f"`table_size` must be an integer >= the vocabulary size ({len(counts)}); got {table_size!r}.")
+        if encoder is None:
+            # word2vec's initialisation: input vectors U(-0.5/d, 0.5/d), output vectors 0.
+            encoder = keras.Sequential([
+                keras.Input((None,), dtype="int32"),
+                keras.layers.Embedding(len(counts), embedding_dim, name="input_vectors",
+                                       embeddings_initializer=keras.initializers.RandomUniform(
+                                           -0.5 / embedding_dim, 0.5 / embedding_dim, seed=seed)),
+            ], name="word_vectors")
+        super().__init__(encoder, **kwargs)
+        self.counts, self.embedding_dim = counts, embedding_dim
+        self.mode = check_choice("mode", mode, ("skipgram", "cbow"))
+        self.negatives, self.ns_exponent, self.table_size, self.seed = negatives, float(ns_exponent), table_size, seed
+        self.feature_dim = embedding_dim
+        self.output_vectors = keras.layers.Embedding(len(counts), embedding_dim, embeddings_initializer="zeros",
+                                                     name="output_vectors")
+        self.output_vectors.build((None,))
+        self.table = ops.convert_to_tensor(_table(counts, self.ns_exponent, table_size))
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def sample_negatives(self, shape):
+        """Word ids drawn from unigram^ns_exponent (through the table)."""
+        slots = keras.random.randint(shape, 0, self.table_size, dtype="int32", seed=self.seed_generator)
+        return ops.take(self.table, slots)
+
+    def forward(self, x, training=False):
+        inputs = ops.cast(x["inputs"], "int32")
+        vectors = self.encoder(inputs)  # (batch, C, d)
+        present = ops.cast(inputs > 0, vectors.dtype)[..., None]  # CBOW context padding (id 0)
+        hidden = ops.sum(vectors * present, axis=1) / ops.maximum(ops.sum(present, axis=1), 1.0)
+        target = ops.cast(x["target"], "int32")
+        negatives = self.sample_negatives((ops.shape(target)[0], self.negatives))
+        candidates = ops.concatenate([target[:, None], negatives], axis=1)  # (batch, 1 + k)
+        scores = ops.einsum("bd,bkd->bk", hidden, self.output_vectors(candidates))
+        return {"scores": ops.cast(scores, "float32")}
+
+    def ssl_loss(self, outputs):
+        scores = outputs["scores"]
+        positive = ops.log_sigmoid(scores[:, 0])
+        negative = ops.sum(ops.log_sigmoid(-scores[:, 1:]), axis=1)
+        return -ops.mean(positive + negative)
+
+    def vectors(self, normalize=False):
+        """The input vectors as a numpy array (vocabulary, embedding_dim); row i is word id i."""
+        vectors = keras.ops.convert_to_numpy(self.encoder.layers[-1].embeddings)
+        if normalize:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+    def nearest(self, word, words, k=10):
+        """The `k` words of `words` (the vocabulary list, id order) most cosine-similar to `word`."""
+        return nearest_neighbours(self.vectors(), words, word, k)
+
+    def get_config(self):
+        return {**super().get_config(), "counts": self.counts.tolist(), "embedding_dim": self.embedding_dim,
+                "mode": self.mode, "negatives": self.negatives, "ns_exponent": self.ns_exponent,
+                "table_size": self.table_size, "seed": self.seed}
+
+
+def nearest_neighbours(vectors, words, word, k=10):
+    """`[(neighbour, cosine)]`: the `k` nearest words to `word` by cosine similarity, `word` excluded."""
+    index = {w: i for i, w in enumerate(words)}
+    if word not in index:
+        raise KeyError(f"`word` {word!r} is not in the vocabulary.")
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"`k` must be an integer >= 1; got {k!r}.")
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    similarity = unit @ unit[index[word]]
+    similarity[index[word]] = -np.inf
+    order = np.argsort(-similarity)[:k]
+    return [(words[i], float(similarity[i])) for i in order]
