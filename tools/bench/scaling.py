@@ -18,12 +18,12 @@ The global batch is the same for every row (`--batch_size` source images per ste
 
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 from absl import app, flags
+
+from timing import alternating_step_times
 
 flags.DEFINE_list("methods", ["simclr", "moco"], "Methods to time.")
 flags.DEFINE_list("replicas", ["1", "2"], "Replica counts.")
@@ -88,15 +88,8 @@ def measure(method, replicas):
         method: lambda count: model.fit(unlabelled, steps_per_epoch=count, epochs=1, verbose=0),
         "encoder": lambda count: baseline.fit(labelled, steps_per_epoch=count, epochs=1, verbose=0),
     }
-    for step in steps.values():  # trace, compile, warm up
-        step(2)
-    times = {name: [] for name in steps}
-    for _ in range(FLAGS.rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step(FLAGS.steps)
-            times[name].append((time.perf_counter() - start) / FLAGS.steps)
-    return {"device": kind, "seconds_per_step": {name: statistics.median(t) for name, t in times.items()}}
+    median, _ = alternating_step_times(steps, FLAGS.rounds, FLAGS.steps)
+    return {"device": kind, "seconds_per_step": median}
 
 
 def run(method, replicas):

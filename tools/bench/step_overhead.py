@@ -10,10 +10,10 @@ noisy) and the ratio of the medians is reported.
 
 import json
 import os
-import statistics
-import time
 
 from absl import app, flags
+
+from timing import alternating_step_times
 
 flags.DEFINE_integer("batch_size", 256, "N: source images per SimCLR step (2N views).")
 flags.DEFINE_integer("rounds", 5, "Alternating measurement rounds.")
@@ -58,15 +58,7 @@ def main(argv):
         "simclr": lambda count: simclr.fit(unlabelled, steps_per_epoch=count, epochs=1, verbose=0),
         "supervised": lambda count: supervised.fit(labelled, steps_per_epoch=count, epochs=1, verbose=0),
     }
-    for step in steps.values():  # compile and warm up
-        step(2)
-    times = {name: [] for name in steps}
-    for _ in range(FLAGS.rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step(FLAGS.steps)
-            times[name].append((time.perf_counter() - start) / FLAGS.steps)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median, times = alternating_step_times(steps, FLAGS.rounds, FLAGS.steps)
     ratio = median["simclr"] / median["supervised"]
     print(f"\nTrain step, {2 * n} images of 28x28x1, convnet{tuple(widths)}, one CPU device")
     print("| step       | median s/step | images/s |\n|------------|---------------|----------|")
