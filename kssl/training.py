@@ -79,11 +79,16 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 
 def _build_from_spec(model, spec):
-    """Builds `model` by calling it on zeros shaped like one batch of `spec` (images of an
-    (images, labels) pair), without drawing from the dataset, whose shuffle state must not move."""
+    """Builds `model` by calling it on zeros shaped like one batch of `spec` (the inputs of an
+    (inputs, targets) pair; images, or a dict of token tensors), without drawing from the dataset,
+    whose shuffle state must not move."""
     spec = spec[0] if isinstance(spec, tuple) else spec
-    batch = spec.shape[0] or max(2, getattr(model, "min_batch_size", 1))
-    model(keras.ops.zeros((batch,) + tuple(spec.shape[1:]), dtype=spec.dtype.name))
+    default_batch = max(2, getattr(model, "min_batch_size", 1))
+
+    def zeros(s):
+        return keras.ops.zeros((s.shape[0] or default_batch,) + tuple(s.shape[1:]), dtype=s.dtype.name)
+
+    model(tf.nest.map_structure(zeros, spec))
 
 
 @keras.saving.register_keras_serializable(package="kssl")

@@ -104,3 +104,21 @@ def test_backup_on_a_remote_filesystem_resumes(tmp_path):
     history, _ = kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0)
     assert len(history.history["loss"]) == 1  # resumed at epoch 2
     assert not tf.io.gfile.exists(f"{out}/backup")
+
+
+class _DictModel(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.embed = keras.layers.Embedding(10, 4)
+
+    def call(self, x):
+        return self.embed(x["tokens"]) + keras.ops.cast(x["mask"][..., None], "float32")
+
+
+def test_a_resumed_model_is_built_from_the_dataset_spec_without_reading_it():
+    # Text methods take dicts of token tensors: the resume path builds them from the spec too.
+    spec = ({"tokens": tf.TensorSpec((None, 6), tf.int32), "mask": tf.TensorSpec((None, 6), tf.int32)},
+            tf.TensorSpec((None,), tf.int32))
+    model = _DictModel()
+    kssl.training._build_from_spec(model, spec)
+    assert model.built and model.embed.embeddings.shape == (10, 4)
