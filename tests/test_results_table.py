@@ -18,7 +18,7 @@ def results_table():
         spec.loader.exec_module(module)
         yield module
     finally:
-        for name in ("only", "reuse", "train", "out_root", "json", "readme"):
+        for name in ("only", "reuse", "train", "out_root", "json", "stored", "readme"):
             if name in flags.FLAGS:
                 delattr(flags.FLAGS, name)
 
@@ -42,7 +42,7 @@ def test_table_from_stored_runs_rewrites_only_the_readme_block(results_table, tm
     readme.write_text(f"intro\n{results_table.START}\nold\n{results_table.END}\noutro\n")
     flags.FLAGS([
         "results_table", "--reuse", "--only=moco", f"--out_root={tmp_path}", f"--readme={readme}",
-        f"--json={tmp_path / 'table.json'}",
+        f"--json={tmp_path / 'table.json'}", "--stored=",
     ])
     results_table.main([])
     text = readme.read_text()
@@ -51,3 +51,39 @@ def test_table_from_stored_runs_rewrites_only_the_readme_block(results_table, tm
     assert "| Triplet, batch-hard (views) | yes | 0.8500 | 0.8000 | 0.7000 |" in text  # kept from its earlier run
     assert "Siamese" not in text
     assert set(json.loads((tmp_path / "table.json").read_text())["rows"]) == {"moco", "triplet"}
+
+
+def test_rows_missing_from_out_root_come_from_the_stored_json(results_table, tmp_path):
+    from kssl.training import STANDARD_BUDGET as budget
+
+    write_results(tmp_path / "runs" / "moco", 0.861, budget)
+    write_results(tmp_path / "old" / "swav", 0.86, budget)
+    write_results(tmp_path / "old" / "pirl", 0.3, {**budget, "epochs": 5})  # another budget: never used
+    stored = {"rows": {key: json.loads((tmp_path / "old" / key / "results.json").read_text()) for key in ("swav", "pirl")}}
+    (tmp_path / "stored.json").write_text(json.dumps(stored))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{results_table.START}\n{results_table.END}\n")
+    flags.FLAGS([
+        "results_table", "--notrain", f"--out_root={tmp_path / 'runs'}", f"--readme={readme}",
+        f"--json={tmp_path / 'table.json'}", f"--stored={tmp_path / 'stored.json'}",
+    ])
+    results_table.main([])
+    text = readme.read_text()
+    assert "| MoCo v2 | yes | 0.8610 |" in text and "| SwAV (2x28 + 2x14 multi-crop) | yes | 0.8600 |" in text
+    assert "PIRL" not in text
+    assert set(json.loads((tmp_path / "table.json").read_text())["rows"]) == {"moco", "swav"}
+
+
+def test_the_committed_table_json_gives_the_readme_table(results_table, tmp_path, monkeypatch):
+    """docs/results/results_table.json is what the README's table was written from."""
+    monkeypatch.chdir(tmp_path)  # an empty ./out: every row comes from the committed JSON
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{results_table.START}\n{results_table.END}\n")
+    flags.FLAGS([
+        "results_table", "--notrain", "--out_root=out", f"--readme={readme}",
+        f"--json={tmp_path / 'table.json'}", f"--stored={os.path.join(ROOT, 'docs', 'results', 'results_table.json')}",
+    ])
+    results_table.main([])
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        committed = f.read().split(results_table.START)[1].split(results_table.END)[0]
+    assert readme.read_text().split(results_table.START)[1].split(results_table.END)[0] == committed

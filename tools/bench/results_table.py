@@ -6,6 +6,10 @@ README's results table (between its `results-table` markers) and a JSON file.
     python tools/bench/results_table.py --only moco,simclr --reuse
     python tools/bench/results_table.py --notrain                   # the table from the stored runs only
 
+Rows that are neither run now nor reusable from OUT_ROOT come from the committed `--stored` JSON
+(docs/results/results_table.json, the last regeneration's rows), so regenerating one row on a fresh
+clone keeps the others; the JSON is rewritten with every row of the new table.
+
 Each row is one examples/*.py script run with the standard budget (kssl.training.STANDARD_BUDGET:
 2 epochs of the 60k Fashion-MNIST training images, batch 128, AdamW 2e-3 cosine, seed 0; the convnet
 encoder), writing OUT_ROOT/<key>/results.json, so any row can be reproduced alone with the command
@@ -46,7 +50,10 @@ flags.DEFINE_list("only", [], "Keys of RECIPES to run (default: all); the other 
 flags.DEFINE_bool("reuse", False, "Reuse OUT_ROOT/<key>/results.json when it was made with this budget.")
 flags.DEFINE_bool("train", True, "Train rows that have no reusable run (--notrain: the table from stored runs only).")
 flags.DEFINE_string("out_root", "out", "Each run writes OUT_ROOT/<key>/.")
-flags.DEFINE_string("json", "out/bench/results_table.json", "Where to write all rows as JSON.")
+flags.DEFINE_string("json", "docs/results/results_table.json", "Where to write all rows as JSON.")
+flags.DEFINE_string("stored", "docs/results/results_table.json",
+                    "Rows measured earlier (a --json file of this script): used for keys with no run in OUT_ROOT "
+                    "('' to use none).")
 flags.DEFINE_string("readme", "README.md", "README whose results-table block is rewritten ('' to skip).")
 FLAGS = flags.FLAGS
 
@@ -81,6 +88,15 @@ def reusable(key):
         if matches_budget(results):
             return results
     return None
+
+
+def stored_rows():
+    """{key: results} of the --stored JSON, only rows made with this budget; {} when there is none."""
+    if not FLAGS.stored or not os.path.exists(FLAGS.stored):
+        return {}
+    with open(FLAGS.stored) as f:
+        rows = json.load(f).get("rows", {})
+    return {key: results for key, results in rows.items() if key in RECIPES and matches_budget(results)}
 
 
 def run(key):
@@ -123,9 +139,9 @@ def main(argv):
     unknown = sorted(set(keys) - set(RECIPES))
     if unknown:
         raise SystemExit(f"--only: unknown keys {unknown}; choose from {sorted(RECIPES)}")
-    rows = {}
+    rows, stored = {}, stored_rows()
     for key in RECIPES:  # rows not asked for are kept from earlier runs of the same budget
-        results = run(key) if key in keys and FLAGS.train else reusable(key)
+        results = (run(key) if key in keys and FLAGS.train else reusable(key)) or stored.get(key)
         if results:
             rows[key] = results
     text = table(rows)
