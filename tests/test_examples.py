@@ -1,6 +1,6 @@
 """Every example runs end to end on a tiny Fashion-MNIST look-alike (the full runs are in README).
 
-Convention: each examples/*_fashion_mnist.py accepts --epochs, --batch_size, --train_examples, --out
+Convention: each examples/*_fashion_mnist.py (and cpc_images.py, Fashion-MNIST too) accepts --epochs, --batch_size, --train_examples, --out
 and writes OUT/results.json with one row per encoder it compares.
 """
 
@@ -15,7 +15,8 @@ import pytest
 from helpers import write_fake_fashion_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*_fashion_mnist.py")))
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*_fashion_mnist.py"))) + [
+    os.path.join(ROOT, "examples", "cpc_images.py")]
 
 
 def test_there_are_examples():
