@@ -177,16 +177,19 @@ def _save(path, clips):
 
 
 def _load(path):
+    # Read every array of the .npz once: `saved[name]` decompresses the whole array again on each access,
+    # and a slice of it is a view that keeps that copy alive (one full copy per clip: ~20 GB for 13 min).
     with np.load(path) as saved:
-        offsets = np.concatenate([[0], np.cumsum(saved["lengths"])])
-        waveforms = [saved["waveforms"][a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-        frame_labels = phones = None
-        if "frame_labels" in saved:
-            frames = np.concatenate([[0], np.cumsum([num_frames(n) for n in saved["lengths"]])])
-            frame_labels = [saved["frame_labels"][a:b] for a, b in zip(frames[:-1], frames[1:])]
-            phones = tuple(str(p) for p in saved["phones"])
-        return Clips(waveforms, saved["speakers"], tuple(str(s) for s in saved["speaker_names"]), saved["groups"],
-                     frame_labels, phones)
+        arrays = {name: saved[name] for name in saved.files}
+    lengths = arrays["lengths"]
+    waveforms = np.split(arrays["waveforms"], np.cumsum(lengths)[:-1]) if len(lengths) else []
+    frame_labels = phones = None
+    if "frame_labels" in arrays:
+        frame_labels = (np.split(arrays["frame_labels"], np.cumsum([num_frames(n) for n in lengths])[:-1])
+                        if len(lengths) else [])
+        phones = tuple(str(p) for p in arrays["phones"])
+    return Clips(waveforms, arrays["speakers"], tuple(str(s) for s in arrays["speaker_names"]), arrays["groups"],
+                 frame_labels, phones)
 
 
 def _resample(wave, rate):

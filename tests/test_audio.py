@@ -62,6 +62,21 @@ def test_espeak_builder_labels_every_frame_and_caches(cache):
     assert len(os.listdir(cache)) == 2
 
 
+def test_cache_load_keeps_one_copy_of_the_audio(cache):
+    """Regression: loading the .npz once per clip kept a full copy of the corpus alive per clip (the
+    espeak corpus, 50 MB of audio, took 19.7 GB and was OOM-killed)."""
+    sentences = tuple("abcdefghijkl")
+    built = audio.espeak_clips(speakers=("v1", "v2"), sentences=sentences, engine=ToneEngine(), verbose=False)
+    loaded = audio.espeak_clips(speakers=("v1", "v2"), sentences=sentences, engine=ToneEngine(), verbose=False)
+    for arrays in (loaded.waveforms, loaded.frame_labels):
+        held = {id(a.base): a.base.nbytes for a in arrays if a.base is not None}
+        assert sum(held.values()) <= sum(a.nbytes for a in arrays)  # views of one array, not one copy per clip
+    for a, b in zip(built.waveforms + built.frame_labels, loaded.waveforms + loaded.frame_labels):
+        np.testing.assert_array_equal(a, b)
+    train, _ = loaded.split(0.25, seed=0)
+    assert [len(w) for w in train.waveforms] == [len(w) for w in built.split(0.25, seed=0)[0].waveforms]
+
+
 def test_split_holds_out_whole_sentences():
     clips = audio.espeak_clips(speakers=("v1", "v2", "v3"), sentences=tuple("abcdefgh"), engine=ToneEngine(), verbose=False)
     train, test = clips.split(0.25, seed=0)
