@@ -17,6 +17,7 @@ for negatives drawn from unigram^0.75. Written with numpy because neither Keras 
 
 import collections
 import math
+import random
 import re
 
 import keras
@@ -149,24 +150,60 @@ class MLMPreprocessor:
             "next_sentence_labels": tf.cast(next_sentence_labels, tf.int32),
         }
 
-    def dataset(self, documents, batch_size=32, next_sentence=True, shuffle=True, seed=0, repeat=False):
-        """A `tf.data.Dataset` of masked batches from `documents` (lists of sentences): sentence pairs
-        with NSP labels (`next_sentence_pairs`) if `next_sentence`, else single sentences. Masks are
-        drawn afresh each epoch."""
+    def _examples(self, documents, next_sentence, seed):
+        """Unmasked examples: (first, second, label) NSP pairs, or (sentence,) tuples."""
         import tensorflow as tf
 
         if next_sentence:
             first, second, labels = next_sentence_pairs(documents, seed=seed)
-            ds = tf.data.Dataset.from_tensor_slices((first, second, np.asarray(labels, "int32")))
-        else:
-            sentences = [s for d in documents for s in d]
-            ds = tf.data.Dataset.from_tensor_slices((sentences,))
+            return tf.data.Dataset.from_tensor_slices((first, second, np.asarray(labels, "int32")))
+        return tf.data.Dataset.from_tensor_slices(([s for d in documents for s in d],))
+
+    def dataset(self, documents, batch_size=32, next_sentence=True, shuffle=True, seed=0, repeat=False):
+        """A `tf.data.Dataset` of masked batches from `documents` (lists of sentences): sentence pairs
+        with NSP labels (`next_sentence_pairs`) if `next_sentence`, else single sentences. Masks are
+        drawn afresh each epoch, in a parallel map: not reproducible from pass to pass (for evaluation
+        use `fixed_dataset`)."""
+        import tensorflow as tf
+
+        ds = self._examples(documents, next_sentence, seed)
         if shuffle:
             ds = ds.shuffle(min(len(ds), 200_000), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
         ds = ds.batch(batch_size, drop_remainder=True)
         return ds.map(lambda *t: self(*t), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def fixed_dataset(self, documents, batch_size=32, next_sentence=True, batches=None, seed=1):
+        """Masked batches with masks drawn once, for held-out evaluation: every pass over the returned
+        dataset, every call with the same arguments and every run sees the same masks and pairs.
+
+        The masker is `dataset`'s (keras-hub's `MaskedLMMaskGenerator`: 15% of the non-special tokens
+        selected, 80% -> [MASK], 10% random, 10% kept), applied in corpus order (no shuffle) to the
+        first `batches` full batches (None: all), and the batches are then held in memory. Called
+        eagerly, keras-hub runs the layer's Python path, whose draws come from Python's `random`:
+        it is seeded with `seed` here and its previous state restored afterwards, so nothing else
+        (TensorFlow's or Keras' seeds, other threads' tf.data maps) changes these masks. (The Python
+        path selects each token with probability 0.15; the tf.data path of `dataset` selects
+        round(0.15 n) of a sequence's n tokens: the same rate and 80/10/10 split.)
+        """
+        import tensorflow as tf
+
+        if batches is not None and (not isinstance(batches, int) or batches < 1):
+            raise ValueError(f"`batches` must be None or an integer >= 1; got {batches!r}.")
+        ds = self._examples(documents, next_sentence, seed).batch(batch_size, drop_remainder=True)
+        if batches is not None:
+            ds = ds.take(batches)
+        state = random.getstate()
+        random.seed(seed)
+        try:
+            masked = [self(*example) for example in ds]
+        finally:
+            random.setstate(state)
+        if not masked:
+            raise ValueError(f"`documents` give no full batch of {batch_size} examples.")
+        columns = {k: tf.concat([batch[k] for batch in masked], axis=0) for k in masked[0]}
+        return tf.data.Dataset.from_tensor_slices(columns).batch(batch_size)
 
     def features(self, texts):
         """Unmasked encoder inputs for `texts` (for transfer: `token_ids`, `segment_ids`, `padding_mask`)."""
