@@ -5,6 +5,7 @@ the Debian Fillets-NG game data; MFCC features (the CPC paper's baseline) with `
   (ctypes; `apt-get install espeak-ng`). A speaker is an espeak voice + variant ("en-us+f2"); the
   phone of every 10 ms frame comes from espeak's own phoneme events (their audio positions), so
   each clip has a speaker label and each frame a phone label. Seeded (speaking rate per clip).
+- `ToneEngine`: a synthetic stand-in for espeak-ng (letters as tones) for smoke tests.
 - `fillets_clips(...)`: the acted Czech/Dutch speech of `fillets-ng-data-cs` / `-nl`
   (`/usr/share/games/fillets-ng/sound/<level>/<lang>/<who>-<voice>-<word>.ogg`), decoded with
   soundfile (libsndfile) and resampled to 16 kHz; the speaker is `<lang>-<voice>` (m: the small
@@ -267,6 +268,30 @@ class Espeak:
         wave = np.concatenate(self._chunks).astype(np.float32) / 32768.0 if self._chunks else np.zeros(0, np.float32)
         events = [(t, SILENCE if p.startswith("_") else p) for t, p in self._events]
         return _resample(wave, self.rate), events
+
+
+class ToneEngine:
+    """A synthetic speaking engine for smoke tests (no espeak-ng needed): each letter of the text is a
+    50 ms tone (its phone is the letter) whose pitch depends on the letter and on the voice, so speakers
+    and phones are both learnable. Pass it as `espeak_clips(..., engine=ToneEngine())`.
+
+    Example:
+    >>> from kssl import audio
+    >>> wave, events = audio.ToneEngine().say("ab", "v1", rate=175)
+    >>> wave.shape, events
+    ((1600,), [(0.0, 'a'), (0.05, 'b')])
+    """
+
+    cache_key = "tone-engine-v1"
+
+    def say(self, text, voice, rate=175):
+        del rate
+        letters = [c for c in text.lower() if c.isalpha()]
+        pitch = 150.0 + 40.0 * (sum(map(ord, voice)) % 5)
+        t = np.arange(800) / SAMPLE_RATE
+        pieces = [np.sin(2 * np.pi * pitch * (1 + (ord(c) % 4) / 2) * t) for c in letters]
+        wave = (0.5 * np.concatenate(pieces)).astype(np.float32) if pieces else np.zeros(0, np.float32)
+        return wave, [(0.05 * i, c) for i, c in enumerate(letters)]
 
 
 def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), seed=0, verbose=True, engine=None):

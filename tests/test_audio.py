@@ -161,3 +161,27 @@ def test_real_espeak_speaks_with_phone_timing():
     assert "b" in clips.phones and "k" in clips.phones
     with pytest.raises(ValueError, match="`voice` 'no-such-voice' is not an espeak-ng voice"):
         audio.Espeak().say("hello", "no-such-voice")
+
+
+def test_cpc_audio_example_end_to_end(tmp_path, cache):
+    """examples/cpc_audio.py on the synthetic tone speakers (no espeak-ng needed), tiny settings: it
+    pretrains, probes every feature set and writes the speaker and phone rows."""
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "out"
+    command = [sys.executable, os.path.join(root, "examples", "cpc_audio.py"), "--data", "tones", "--speakers", "2",
+               "--sentences", "4", "--epochs", "1", "--batch_size", "4", "--window", "3200", "--width", "8",
+               "--context_dim", "8", "--prediction_steps", "3", "--probe_frames", "300", "--crops_per_clip", "1",
+               "--test_fraction", "0.5", "--out", str(out)]
+    env = {**os.environ, "KSSL_CACHE_DIR": str(cache), "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    for row in ("cpc_context", "cpc_latent", "random_init_context", "random_init_latent", "mfcc", "chance"):
+        assert set(results[row]) == {"speaker", "phone"}
+        assert all(0 <= v <= 1 for v in results[row].values()), (row, results[row])
+    assert results["run"]["speakers"] == 2 and results["run"]["test_clips"] == 4
+    assert np.isfinite(results["run"]["final_loss"]) and results["run"]["chance_loss"] > 0
