@@ -33,6 +33,7 @@ flags.DEFINE_float("learning_rate", 1e-3, "Peak AdamW learning rate.")
 flags.DEFINE_integer("finetune_epochs", 4, "Epochs of sentiment fine-tuning (0: skip).")
 flags.DEFINE_float("finetune_learning_rate", 3e-4, "Peak AdamW learning rate of the fine-tune.")
 flags.DEFINE_float("finetune_warmup", 0.1, "Fraction of the fine-tune's steps of linear warmup (then cosine to 0).")
+flags.DEFINE_bool("probes", True, "Run the frozen linear probes (else only the fine-tunes and TF-IDF).")
 flags.DEFINE_bool("sentiment", True, "Run the Rotten Tomatoes probes and fine-tunes (else held-out only).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("vocabulary_file", "", "Read the vocabulary from this file (default: OUT/vocabulary_SIZE.txt, "
@@ -151,6 +152,9 @@ def main(_):
     rt_train, rt_test = kssl.datasets.rotten_tomatoes()
     rows = {}
     for name, enc in (("mlm_encoder", encoder), ("random_init", random_encoder)):
+        if not FLAGS.probes:
+            rows[name] = {"linear": "-"}
+            continue
         probe = kssl.eval.linear_probe_features(sentiment_features(enc, pre, rt_train.texts), rt_train.labels,
                                                 sentiment_features(enc, pre, rt_test.texts), rt_test.labels)
         rows[name] = {"linear": probe["accuracy"]}
