@@ -183,11 +183,14 @@ def _load(path):
     with np.load(path) as saved:
         arrays = {name: saved[name] for name in saved.files}
     lengths = arrays["lengths"]
-    waveforms = np.split(arrays["waveforms"], np.cumsum(lengths)[:-1]) if len(lengths) else []
+
+    def pieces(array, sizes):  # consecutive views of `array`, one per size (none for no sizes)
+        return np.split(array, np.cumsum(sizes)[:-1]) if len(sizes) else []
+
+    waveforms = pieces(arrays["waveforms"], lengths)
     frame_labels = phones = None
     if "frame_labels" in arrays:
-        frame_labels = (np.split(arrays["frame_labels"], np.cumsum([num_frames(n) for n in lengths])[:-1])
-                        if len(lengths) else [])
+        frame_labels = pieces(arrays["frame_labels"], [num_frames(n) for n in lengths])
         phones = tuple(str(p) for p in arrays["phones"])
     return Clips(waveforms, arrays["speakers"], tuple(str(s) for s in arrays["speaker_names"]), arrays["groups"],
                  frame_labels, phones)
