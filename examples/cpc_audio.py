@@ -174,8 +174,8 @@ def main(argv):
            "final_loss": final_loss, "chance_loss": chance_loss, "losses": [float(v) for v in history.history["loss"]],
            "command": "python " + " ".join(sys.argv)}
     os.makedirs(FLAGS.out, exist_ok=True)
-    kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"),
-                                      json.dumps({**rows, "chance": chance, "run": run}, indent=2))
+    kssl.files.write_text_atomic(os.path.join(FLAGS.out, "results.json"),
+                                 json.dumps({**rows, "chance": chance, "run": run}, indent=2))
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def main(_):
             vocabulary = f.read().split("\n")[:-1]
     else:
         vocabulary = word_piece_vocabulary(corpus.sentences("train"), FLAGS.vocabulary_size)
-        kssl.zoo.preset.write_text_atomic(vocabulary_file, "".join(t + "\n" for t in vocabulary))
+        kssl.files.write_text_atomic(vocabulary_file, "".join(t + "\n" for t in vocabulary))
     vocabulary_seconds = time.time() - start
     print(f"vocabulary: {len(vocabulary)} tokens ({vocabulary_seconds:.0f} s)")
 
@@ -134,7 +134,7 @@ def main(_):
         training = {"train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
                     "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
                     "command": "python " + " ".join(sys.argv)}
-        kssl.zoo.preset.write_text_atomic(training_file, json.dumps(training, indent=2))
+        kssl.files.write_text_atomic(training_file, json.dumps(training, indent=2))
     # The same held-out pairs and masks for every model and every run (drawn once, seed 1).
     held_out = pre.fixed_dataset(corpus.held_out, batch_size=FLAGS.batch_size, next_sentence=FLAGS.next_sentence,
                                  batches=FLAGS.held_out_batches, seed=1)
@@ -143,7 +143,7 @@ def main(_):
     again = model.evaluate(held_out, verbose=0, return_dict=True)
     print("held-out, second pass:", again)
     if not FLAGS.sentiment:
-        kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "held_out.json"), json.dumps(
+        kssl.files.write_text_atomic(os.path.join(FLAGS.out, "held_out.json"), json.dumps(
             {"held_out": {k: float(v) for k, v in held_out_logs.items()},
              "second_pass": {k: float(v) for k, v in again.items()}, "command": "python " + " ".join(sys.argv)},
             indent=2))
@@ -179,8 +179,8 @@ def main(_):
     def write(rows):
         print(f"\nRotten Tomatoes test accuracy ({len(rt_train.texts)} train / {len(rt_test.texts)} test sentences)")
         print(kssl.eval.markdown_table(rows, ("linear", "finetune", "finetune_train")))
-        kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"),
-                                          json.dumps({"rotten_tomatoes": rows, "run": run}, indent=2))
+        kssl.files.write_text_atomic(os.path.join(FLAGS.out, "results.json"),
+                                     json.dumps({"rotten_tomatoes": rows, "run": run}, indent=2))
 
     write(rows)  # the probes, before the (slow) fine-tune
     if FLAGS.finetune_epochs:

@@ -101,9 +101,9 @@ def stored_rows():
 
 def run(key):
     path = os.path.join(FLAGS.out_root, key, "results.json")
-    if FLAGS.reuse and reusable(key):
+    if FLAGS.reuse and (results := reusable(key)):
         print(f"{key}: reusing {path}")
-        return reusable(key)
+        return results
     print(f"{key}: {' '.join(command(key))}", flush=True)
     start = time.time()
     subprocess.run([sys.executable] + command(key), check=True)
