@@ -1,21 +1,29 @@
-"""`SelfSupervisedModel`: what every kssl method shares.
+"""`SelfSupervisedModel`: what every kssl method shares, whatever its modality.
 
-A method subclasses it and writes only its algorithm box:
+A method subclasses it (or its image part, `ImageModel`, or its text part, `TextModel`) and writes only
+its algorithm box:
 
-    views(x)  ->  forward(views) = encoder + head  ->  ssl_loss(outputs)
+    views(x)  ->  forward(x) = encoder + head  ->  ssl_loss(outputs, y)  ->  after_step(x, y, outputs)
 
 Keras' own `train_step`/`test_step` do the rest (gradients, loss scaling across replicas, the loss
 metric, progress bars): the base class overrides `compute_loss`, the hook the Keras "customizing
-fit()" guide recommends, so a method that needs more (momentum updates, queues) extends `train_step`
-and still calls the base.
+fit()" guide recommends. State that changes with training (queues, memory banks, centres, momentum
+copies, extra metrics) changes in `after_step`, which runs once per train step after the optimizer has
+applied the gradients, in the same replica context, and never in evaluation.
 """
+
+import threading
 
 import keras
 import tensorflow as tf
 from keras import ops
-from keras.src.losses.loss import scale_loss_for_distribution
 
-from kssl import distribute
+from kssl.training import distribute
+
+# Models whose `train_step` is running on this thread. Under MirroredStrategy each replica traces the
+# step on its own thread, so a thread-local set tells `compute_metrics` (Keras calls it after the
+# optimizer step, with the step's outputs) that it is inside a train step, not `evaluate`.
+_IN_TRAIN_STEP = threading.local()
 
 
 def _serialize(obj):
@@ -26,16 +34,138 @@ def _deserialize(config):
     return None if config is None else keras.saving.deserialize_keras_object(config)
 
 
-def check_choice(arg, value, choices):
-    """Returns `value` if it is one of `choices`, else a ValueError naming `arg`, the choices and the
-    closest match (for typos such as "simclear")."""
-    if value in choices:
-        return value
-    import difflib
+def serialize_augment(augment):
+    """An `augment` argument (None, a layer or a list of layers) as config."""
+    return [_serialize(a) for a in augment] if isinstance(augment, list) else _serialize(augment)
 
-    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"`{arg}` must be one of {sorted(choices)}; got {value!r}.{hint}")
+
+def deserialize_augment(config):
+    return [_deserialize(a) for a in config] if isinstance(config, list) else _deserialize(config)
+
+
+def _check_augment_type(augment):
+    if isinstance(augment, (list, tuple)):
+        if not augment or not all(isinstance(layer, keras.layers.Layer) for layer in augment):
+            raise TypeError("`augment` must be a Keras layer, a non-empty list of Keras layers, or None.")
+        return list(augment)
+    if augment is not None and not isinstance(augment, keras.layers.Layer):
+        raise TypeError(f"`augment` must be a Keras layer, a list of them, or None; got {augment!r}.")
+    return augment
+
+
+def scale_loss_for_distribution(loss):
+    """`loss` divided by the number of replicas in sync: Keras sums the replicas' gradients, so N replicas
+    each pre-dividing their mean give the global-batch mean. (Keras does the same inside its own losses,
+    in `keras.src.losses.loss`, which is not public API.)"""
+    replicas = distribute.num_replicas()
+    return loss if replicas == 1 else loss / ops.cast(replicas, loss.dtype)
+
+
+class SelfSupervisedModel(keras.Model):
+    """Base class of every kssl method: an `encoder` (the part that transfers) trained by a pretext loss.
+
+    It knows no modality; `ImageModel` and `TextModel` add the input checks of theirs. Subclasses
+    implement:
+      - `forward(x, training)`: views of `x` through the encoder and the method's heads; returns any
+        structure of tensors (it is what `model(x)` returns).
+      - `ssl_loss(outputs, y=None)`: a scalar, the mean over this replica's examples (negatives may be
+        gathered from every replica); never pre-divided by the replica count. `y` is the second element
+        of the batch when there is one (labels, dataset indices, pairs), else None: methods that learn
+        without labels ignore it.
+    and may implement `check_inputs(x)` (refuse bad batches, naming the argument) and
+    `after_step(x, y, outputs)` (state updates after the optimizer step).
+
+    Args:
+        encoder: a `keras.Model`, the part that transfers.
+        augment: a Keras layer that returns one random view of a batch (called once per view, always
+            in training mode, also in `evaluate`), a list of such layers (one per view), or None for
+            identity views.
+
+    Example:
+    >>> import keras, kssl
+    >>> encoder = kssl.backbones.convnet(input_shape=(28, 28, 1), widths=(8, 16))
+    >>> model = kssl.methods.SimCLR(encoder, projection_dim=16)
+    >>> isinstance(model, kssl.SelfSupervisedModel)
+    True
+    """
+
+    min_batch_size = 1
+
+    def __init__(self, encoder, augment=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(encoder, keras.Model):
+            raise TypeError(f"`encoder` must be a keras.Model; got {type(encoder).__name__}.")
+        self.encoder = encoder
+        self.augment = _check_augment_type(augment)
+
+    # ---- the method's hooks -------------------------------------------------------------------
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def ssl_loss(self, outputs, y=None):
+        raise NotImplementedError
+
+    def check_inputs(self, x):
+        """Returns `x` (cast as needed) or refuses it with an error naming the argument."""
+        return x
+
+    def after_step(self, x, y, outputs):
+        """State updates after the optimizer step of a train step (queues, memory banks, momentum copies,
+        extra metrics). Runs in the replica's context: gather across replicas where the state is global."""
+
+    # ---- shared machinery ---------------------------------------------------------------------
+    def views(self, x, count):
+        """`count` random views of `x` from `augment` (identity when `augment` is None)."""
+        if self.augment is None:
+            return [x] * count
+        if isinstance(self.augment, list):
+            if len(self.augment) != count:
+                raise ValueError(
+                    f"`augment` is a list of {len(self.augment)} layers but {type(self).__name__} "
+                    f"makes {count} views."
+                )
+            return [layer(x, training=True) for layer in self.augment]
+        return [self.augment(x, training=True) for _ in range(count)]
+
+    def call(self, x, training=False):
+        return self.forward(self.check_inputs(x), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = self.ssl_loss(y_pred, y)
+        if self.losses:  # weight regularisers
+            loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
+        # Keras sums gradients over replicas: pre-divide so N replicas give the global-batch mean.
+        return scale_loss_for_distribution(loss)
+
+    def train_step(self, data):
+        running = _IN_TRAIN_STEP.__dict__.setdefault("models", set())
+        running.add(id(self))
+        try:
+            return super().train_step(data)  # forward, compute_loss, optimizer step, compute_metrics
+        finally:
+            running.discard(id(self))
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if id(self) in getattr(_IN_TRAIN_STEP, "models", ()):
+            self.after_step(x, y, y_pred)  # Keras calls this after the optimizer step
+        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if distribute.is_multi_worker():
+            # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which fails on
+            # scalars ("Invalid reduction dimension 0", tensorflow#72388): give it shape (1,) values.
+            logs = {name: ops.reshape(value, (1,)) if len(ops.shape(value)) == 0 else value for name, value in logs.items()}
+        return logs
+
+    # ---- serialisation ------------------------------------------------------------------------
+    def get_config(self):
+        # keras.Model's config carries name, trainable and the dtype policy (mixed precision).
+        return {**super().get_config(), "encoder": _serialize(self.encoder), "augment": serialize_augment(self.augment)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = _deserialize(config["encoder"])
+        config["augment"] = deserialize_augment(config.get("augment"))
+        return cls(**config)
 
 
 def encoder_output_dim(encoder):
@@ -64,96 +194,84 @@ def encoder_output_dim(encoder):
     return int(output.shape[-1])
 
 
-class SelfSupervisedModel(keras.Model):
-    """Base class of every kssl method: an `encoder` (the part that transfers) trained by a pretext loss.
+class ImageModel(SelfSupervisedModel):
+    """The image part of the contract: float images in [0, 1] shaped `(batch, height, width, channels)`.
 
-    Subclasses implement:
-      - `forward(x, training)`: views of `x` through the encoder and the method's heads; returns any
-        structure of tensors (it is what `model(x)` returns).
-      - `ssl_loss(outputs)`: a scalar, the mean over this replica's examples (negatives may be
-        gathered from every replica); never pre-divided by the replica count.
-    and may set `min_batch_size` (examples per replica the loss needs).
-
-    Batches may be `x` or `(x, y)`: labels are ignored, except by a method that sets `uses_labels`
-    (metric learning from labels), whose loss is then `ssl_loss(outputs, labels)`. Images are float in [0, 1], shaped
-    `(batch, height, width, channels)` like the encoder's input.
+    At construction the encoder is checked (images -> `(batch, features)`, or the method's own check
+    in `encoder_dim`), and `augment` is run once on a symbolic batch of the images the method trains on:
+    a layer that cannot take them, or returns another number of channels or (unless the method takes
+    views of any size) another size than the encoder's, is refused with an error naming `augment`.
 
     Args:
-        encoder: a built `keras.Model` mapping images to `(batch, features)`.
-        augment: a Keras layer that returns one random view of a batch (called once per view, always
-            in training mode, also in `evaluate`), a list of such layers (one per view), or None for
-            identity views.
+        encoder, augment: as `SelfSupervisedModel`.
+        image_shape: `(height, width, channels)` of the images the method trains on (None for a dimension
+            of any size); default: the encoder's input shape. A method whose encoder takes part of the
+            image (colorization: L of Lab; CPC: patches) passes its own.
 
     Example:
-    >>> import keras, kssl
+    >>> import kssl
     >>> encoder = kssl.backbones.convnet(input_shape=(28, 28, 1), widths=(8, 16))
     >>> model = kssl.methods.SimCLR(encoder, projection_dim=16)
-    >>> isinstance(model, kssl.SelfSupervisedModel)
-    True
+    >>> model.image_shape, model.feature_dim
+    ((28, 28, 1), 16)
     """
 
-    min_batch_size = 1
-    uses_labels = False
+    # A method that encodes views of other sizes than the encoder's input (multi-crop) sets this.
+    any_view_size = False
 
-    def __init__(self, encoder, augment=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, encoder, augment=None, image_shape=None, **kwargs):
+        super().__init__(encoder, augment=augment, **kwargs)
         self.feature_dim = self.encoder_dim(encoder)
-        self.encoder = encoder
-        if isinstance(augment, (list, tuple)):
-            if not all(isinstance(layer, keras.layers.Layer) for layer in augment):
-                raise TypeError("`augment` must be a Keras layer, a list of Keras layers, or None.")
-            augment = list(augment)
-        elif augment is not None and not isinstance(augment, keras.layers.Layer):
-            raise TypeError(f"`augment` must be a Keras layer, a list of them, or None; got {augment!r}.")
-        self.augment = augment
+        self.image_shape = tuple(encoder.input_shape[1:]) if image_shape is None else tuple(image_shape)
+        self._check_augment_output()
 
-    # ---- the method's hooks -------------------------------------------------------------------
     def encoder_dim(self, encoder):
-        """Checks `encoder` and returns its feature size; a method whose encoder is not images ->
-        vectors (CPC on audio: waveforms -> sequences) overrides it."""
+        """Checks `encoder` and returns its feature size."""
         return encoder_output_dim(encoder)
 
-    def forward(self, x, training=False):
-        raise NotImplementedError
-
-    def ssl_loss(self, outputs):
-        raise NotImplementedError
-
-    @property
-    def input_channels(self):
-        """Channels of the images the method trains on: the encoder's, unless the method feeds the
-        encoder part of them (colorization: RGB in, L to the encoder)."""
-        return self.encoder.input_shape[-1]
-
-    # ---- shared machinery ---------------------------------------------------------------------
-    def views(self, x, count):
-        """`count` random views of `x` from `augment` (identity when `augment` is None)."""
+    def _check_augment_output(self):
         if self.augment is None:
-            return [x] * count
-        if isinstance(self.augment, list):
-            if len(self.augment) != count:
+            return
+        name, expected = type(self).__name__, self.image_shape
+        for layer in self.augment if isinstance(self.augment, list) else [self.augment]:
+            try:
+                spec = layer.compute_output_spec(keras.KerasTensor((2, *expected)), training=True)
+            except Exception as error:  # noqa: BLE001  (any layer's own failure, re-raised with context)
                 raise ValueError(
-                    f"`augment` is a list of {len(self.augment)} layers but {type(self).__name__} "
-                    f"makes {count} views."
+                    f"{name}: `augment` ({layer.name}) cannot take the images this model trains on, shaped "
+                    f"{expected} (height, width, channels); it fails with: {error}"
+                ) from error
+            shape = tuple(spec.shape)
+            if len(shape) != 4:
+                raise ValueError(f"{name}: `augment` ({layer.name}) must return images (batch, height, width, "
+                                 f"channels); it returns shape {shape}.")
+            if shape[-1] is not None and expected[-1] is not None and shape[-1] != expected[-1]:
+                raise ValueError(
+                    f"{name}: `augment` ({layer.name}) returns {shape[-1]} channel(s) but the encoder takes "
+                    f"{expected[-1]} (images shaped {expected}); build the augmentation with channels={expected[-1]}."
                 )
-            return [layer(x, training=True) for layer in self.augment]
-        return [self.augment(x, training=True) for _ in range(count)]
+            if not self.any_view_size and any(
+                a is not None and b is not None and a != b for a, b in zip(shape[1:3], expected[:2])
+            ):
+                raise ValueError(
+                    f"{name}: `augment` ({layer.name}) returns views of size {shape[1:3]} but the encoder takes "
+                    f"{expected[:2]}; build the augmentation with image_size={expected[0]}."
+                )
 
-    def check_images(self, x):
-        """Refuses a batch that does not match the encoder's input, naming the argument."""
+    def check_inputs(self, x):
+        """Refuses a batch that does not match the images this model trains on, naming the argument."""
         name = type(self).__name__
         shape = tuple(x.shape)
-        expected = (*self.encoder.input_shape[:-1], self.input_channels)
+        expected = (None, *self.image_shape)
         if len(shape) != 4:
             raise ValueError(
                 f"{name}: `x` must be a batch of images shaped (batch, height, width, channels) like "
                 f"{expected}; got shape {shape}."
             )
-        if shape[-1] is not None and expected[-1] is not None and shape[-1] != expected[-1]:
-            raise ValueError(
-                f"{name}: `x` must have {expected[-1]} channel(s), as {name} expects; got "
-                f"{shape[-1]} (shape {shape})."
-            )
+        for axis, what in ((3, "channel(s)"), (1, "rows"), (2, "columns")):
+            if shape[axis] is not None and expected[axis] is not None and shape[axis] != expected[axis]:
+                raise ValueError(f"{name}: `x` must have {expected[axis]} {what}, as {name} expects images shaped "
+                                 f"{expected}; got shape {shape}.")
         if "int" in keras.backend.standardize_dtype(x.dtype):
             raise ValueError(
                 f"{name}: `x` must be float images in [0, 1]; got dtype {keras.backend.standardize_dtype(x.dtype)}. "
@@ -165,58 +283,35 @@ class SelfSupervisedModel(keras.Model):
                 f"{name}: the batch must hold at least {self.min_batch_size} examples per replica; got "
                 f"{shape[0]}. Use a larger `batch_size`, and drop_remainder=True in tf.data."
             )
-        return ops.cast(x, self.compute_dtype)
-
-    def call(self, x, training=False):
-        x = self.check_images(x)
-        if self.min_batch_size > 1 and x.shape[0] is None:
+        if self.min_batch_size > 1 and shape[0] is None:
             # The batch size is only known at run time (e.g. the last, partial batch of an epoch).
             tf.debugging.assert_greater_equal(
-                tf.shape(x)[0],
-                self.min_batch_size,
-                message=f"{type(self).__name__}: each replica's batch must hold at least "
-                f"{self.min_batch_size} examples; use drop_remainder=True or a larger batch_size.",
+                tf.shape(x)[0], self.min_batch_size,
+                message=f"{name}: each replica's batch must hold at least {self.min_batch_size} examples; use "
+                "drop_remainder=True or a larger batch_size.",
             )
-        return self.forward(x, training=training)
+        return ops.cast(x, self.compute_dtype)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if self.uses_labels:
-            if y is None:
-                raise ValueError(f"{type(self).__name__} learns from labels: the data must yield (images, labels) "
-                                 "batches, e.g. split.labelled(batch_size).")
-            loss = self.ssl_loss(y_pred, y)
-        else:
-            loss = self.ssl_loss(y_pred)
-        if self.losses:  # weight regularisers
-            loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
-        # Keras sums gradients over replicas: pre-divide so N replicas give the global-batch mean.
-        return scale_loss_for_distribution(loss)
 
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        if distribute.is_multi_worker():
-            # Keras reduces logs across workers with strategy.reduce("MEAN", v, axis=0), which fails on
-            # scalars ("Invalid reduction dimension 0", tensorflow#72388): give it shape (1,) values.
-            logs = {name: ops.reshape(value, (1,)) if len(ops.shape(value)) == 0 else value for name, value in logs.items()}
-        return logs
+class TextModel(SelfSupervisedModel):
+    """The text part of the contract: `x` is a dict of integer token tensors made by the input pipeline
+    (`kssl.language`), which also carries the pretext targets. Subclasses set `input_keys`.
 
-    # ---- serialisation ------------------------------------------------------------------------
-    def get_config(self):
-        return {
-            "name": self.name,
-            "encoder": _serialize(self.encoder),
-            "augment": (
-                [_serialize(a) for a in self.augment] if isinstance(self.augment, list)
-                else _serialize(self.augment)
-            ),
-        }
+    Example:
+    >>> import kssl
+    >>> issubclass(kssl.methods.MaskedLM, kssl.core.TextModel)
+    True
+    """
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = _deserialize(config["encoder"])
-        augment = config.get("augment")
-        config["augment"] = (
-            [_deserialize(a) for a in augment] if isinstance(augment, list) else _deserialize(augment)
-        )
-        return cls(**config)
+    input_keys = ()
+
+    def check_inputs(self, x):
+        name = type(self).__name__
+        if not isinstance(x, dict) or any(k not in x for k in self.input_keys):
+            got = sorted(x) if isinstance(x, dict) else type(x).__name__
+            raise ValueError(f"{name}: `x` must be a dict with keys {sorted(self.input_keys)} (made by "
+                             f"kssl.language); got {got}.")
+        return x
+
+
+__all__ = ["ImageModel", "SelfSupervisedModel", "TextModel", "encoder_output_dim", "scale_loss_for_distribution"]

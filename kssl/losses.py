@@ -8,7 +8,7 @@ replica count: `SelfSupervisedModel` scales the loss for Keras' cross-replica gr
 import keras
 from keras import ops
 
-from kssl import distribute
+from kssl.training import distribute
 
 # Added to masked logits' negation; large enough that exp() underflows to 0 in float32.
 _LARGE_NUM = 1e9

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from kssl.datasets import Split
+from kssl.data.images import Split
 
 
 def label_subset_index(labels, fraction, seed=0):
@@ -74,7 +74,7 @@ def finetune(encoder, train, test, fraction=0.01, seed=0, epochs=30, batch_size=
 
     Example:
     >>> import numpy as np, kssl
-    >>> from kssl.datasets import Split
+    >>> from kssl.data.images import Split
     >>> x = np.repeat(np.eye(4, dtype="uint8")[:, None, :, None] * 255, 10, axis=0); y = np.repeat(np.arange(4), 10)
     >>> encoder = kssl.backbones.convnet((1, 4, 1), widths=(8,))
     >>> kssl.eval.finetune(encoder, Split(x, y), Split(x, y), fraction=0.5, epochs=2)["labelled_examples"]

@@ -40,7 +40,7 @@ def knn(encoder, train, test, k=200, temperature=0.1, batch_size=1024):
 
     Example:
     >>> import numpy as np, kssl
-    >>> from kssl.datasets import Split
+    >>> from kssl.data.images import Split
     >>> x = np.repeat(np.eye(4, dtype="uint8")[:, None, :, None] * 255, 5, axis=0); y = np.repeat(np.arange(4), 5)
     >>> kssl.eval.knn(None, Split(x, y), Split(x, y), k=3)["accuracy"]
     1.0

@@ -30,7 +30,7 @@ def linear_probe(encoder, train, test, C=1.0, max_iter=1000, batch_size=1024):
 
     Example:
     >>> import numpy as np, kssl
-    >>> from kssl.datasets import Split
+    >>> from kssl.data.images import Split
     >>> rng = np.random.default_rng(0)
     >>> x = rng.integers(0, 255, (1000, 2, 2, 1)).astype("uint8"); y = (x[:, 0, 0, 0] > 127).astype(int)
     >>> kssl.eval.linear_probe(None, Split(x[:800], y[:800]), Split(x[800:], y[800:]))["accuracy"] > 0.9

@@ -91,7 +91,7 @@ def transfer(encoder, target, **evaluate_kwargs):
     Returns:
         `evaluate`'s result plus {"dataset": target.name}.
     """
-    from kssl.datasets import Split
+    from kssl.data.images import Split
 
     shape = tuple(encoder.input_shape[1:])
     train = Split(adapt_images(target.train.images, shape), target.train.labels)

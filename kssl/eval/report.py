@@ -30,7 +30,8 @@ def write_report(preset, dataset=None, out=None, fractions=(0.01, 0.1, 1.0), tsn
     """
     import keras
 
-    from kssl import datasets, zoo
+    from kssl import zoo
+    from kssl.data import images as datasets
 
     metadata = zoo.read_metadata(preset)
     dataset = dataset or metadata.get("data")
@@ -64,7 +65,7 @@ def write_report(preset, dataset=None, out=None, fractions=(0.01, 0.1, 1.0), tsn
         plots["history"] = history_plot(metadata["history"], os.path.join(out, "history.png"), title=f"{name} pretraining")
     results["plots"] = {key: os.path.basename(path) for key, path in plots.items()}
 
-    from kssl.files import write_text_atomic
+    from kssl.training.files import write_text_atomic
 
     write_text_atomic(os.path.join(out, "report.json"), json.dumps(_jsonable(results), indent=2))
     write_text_atomic(os.path.join(out, "report.md"), _markdown(results, metadata))

@@ -42,7 +42,7 @@ def recall_at_k(encoder, split, ks=(1,), batch_size=1024):
 
     Example:
     >>> import numpy as np, kssl
-    >>> from kssl.datasets import Split
+    >>> from kssl.data.images import Split
     >>> x = np.repeat(np.eye(4, dtype="uint8")[:, None, :, None] * 255, 2, axis=0); y = np.repeat(np.arange(4), 2)
     >>> kssl.eval.recall_at_k(None, Split(x, y), ks=(1,))
     {'recall@1': 1.0}

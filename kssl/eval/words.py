@@ -18,8 +18,8 @@ WORD_SETS = {
 
 
 def _read_set(name, path=None):
-    from kssl.core import check_choice
-    from kssl.text import wheel_file
+    from kssl.checks import check_choice
+    from kssl.data.text import wheel_file
 
     member = WORD_SETS[check_choice("dataset", name, WORD_SETS)]
     return wheel_file("gensim", member, path).decode("utf-8")

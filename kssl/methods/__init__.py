@@ -1,6 +1,6 @@
 """Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
 
-from kssl.core import check_choice
+from kssl.checks import check_choice
 from kssl.methods import cpc
 from kssl.methods.colorization import Colorization
 from kssl.methods.cpc import CPC

@@ -14,15 +14,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl import color, losses
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ConvDecoder, feature_map_model
+from kssl import losses
+from kssl.layers import color
+from kssl.core import ImageModel
+from kssl.layers.heads import ConvDecoder, feature_map_model
 
 HEADS = ("regression", "classification")
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class Colorization(SelfSupervisedModel):
+class Colorization(ImageModel):
     """Colorization: predict the ab channels of CIE Lab from the L channel.
 
     The encoder contract: the model trains on RGB images in [0, 1] `(batch, h, w, 3)`; `encoder` takes
@@ -58,11 +59,12 @@ class Colorization(SelfSupervisedModel):
 
     def __init__(self, encoder, head="classification", grid=10, neighbours=5, sigma=5.0, class_weights=None,
                  temperature=0.38, decoder_widths=None, augment=None, **kwargs):
-        super().__init__(encoder, augment=augment, **kwargs)
-        if encoder.input_shape[-1] != 1:
+        if isinstance(encoder, keras.Model) and encoder.input_shape[-1] != 1:
             raise ValueError(
                 f"`encoder` must take the L channel, input shape (h, w, 1); got {encoder.input_shape}."
             )
+        # RGB images in; the encoder sees their L channel.
+        super().__init__(encoder, augment=augment, image_shape=(*encoder.input_shape[1:3], 3), **kwargs)
         if head not in HEADS:
             raise ValueError(f"`head` must be one of {HEADS}; got {head!r}.")
         if not isinstance(temperature, (int, float)) or temperature <= 0:
@@ -86,10 +88,6 @@ class Colorization(SelfSupervisedModel):
         self.decoder.build(self.feature_map.output_shape)
         self.built = True
 
-    @property
-    def input_channels(self):
-        return 3
-
     def forward(self, x, training=False):
         (x,) = self.views(x, 1)
         lab = color.rgb_to_lab(x)
@@ -97,7 +95,7 @@ class Colorization(SelfSupervisedModel):
         out = self.decoder(self.feature_map(lightness, training=training), training=training)
         return {"lightness": lightness, "ab": lab[..., 1:], "outputs": out}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         if self.head == "regression":
             return losses.reconstruction_loss(outputs["ab"] / color.AB_SCALE, outputs["outputs"], "mse")
         targets = color.soft_encode(outputs["ab"], self.bins, self.neighbours, self.sigma)

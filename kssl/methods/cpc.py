@@ -21,7 +21,8 @@ import keras
 from keras import layers, ops
 
 from kssl import losses
-from kssl.core import SelfSupervisedModel, check_choice, encoder_output_dim
+from kssl.checks import check_choice
+from kssl.core import ImageModel, encoder_output_dim
 
 MODALITIES = ("image", "audio")
 CONTEXTS = ("gru", "causal_conv")
@@ -168,7 +169,7 @@ def context_network(kind, input_shape, units=256, num_layers=1, kernel_size=3, n
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class CPC(SelfSupervisedModel):
+class CPC(ImageModel):
     """Contrastive Predictive Coding, for images (patch rows) or raw audio (10 ms steps).
 
     Args:
@@ -338,7 +339,7 @@ class CPC(SelfSupervisedModel):
         c = self.context(z, training=training)
         return {"latents": z, "context": c, "predictions": self.predict_ahead(c)}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return losses.cpc_info_nce(outputs["predictions"], outputs["latents"], self.gather_distributed)
 
     # ---- transfer -----------------------------------------------------------------------------

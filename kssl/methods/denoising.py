@@ -10,13 +10,14 @@
 import keras
 import numpy as np
 
-from kssl import corrupt, losses
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ConvDecoder, feature_map_model
+from kssl import losses
+from kssl.layers import corrupt
+from kssl.core import ImageModel
+from kssl.layers.heads import ConvDecoder, feature_map_model
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class DenoisingAutoencoder(SelfSupervisedModel):
+class DenoisingAutoencoder(ImageModel):
     """Convolutional denoising autoencoder: reconstruct the clean image from a corrupted one.
 
     The encoder contract: `encoder` maps images to `(batch, features)` through a final global pooling
@@ -68,7 +69,7 @@ class DenoisingAutoencoder(SelfSupervisedModel):
         return {"inputs": noisy, "targets": x,
                 "predictions": self.decoder(self.feature_map(noisy, training=training), training=training)}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return losses.reconstruction_loss(outputs["targets"], outputs["predictions"], self.loss_name)
 
     def reconstruct(self, images):

@@ -13,13 +13,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kssl import pretext
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
+from kssl.ops import pretext
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class Exemplar(SelfSupervisedModel):
+class Exemplar(ImageModel):
     """Exemplar CNN: classify every augmented view of a seed image as that image's own class.
 
     The data must yield `(images, exemplar_ids)`: id i in [0, num_exemplars) names seed image i (the
@@ -98,7 +98,7 @@ class Exemplar(SelfSupervisedModel):
         tf.debugging.assert_non_negative(labels, message="Exemplar: `exemplar_ids` must be >= 0.")
         return super().compute_loss(x, y, {**y_pred, "labels": labels}, sample_weight, training)
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return pretext.cross_entropy(outputs["labels"], outputs["logits"])
 
     def get_config(self):

@@ -14,9 +14,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl import corrupt, losses
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ConvDecoder, feature_map_model
+from kssl import losses
+from kssl.layers import corrupt
+from kssl.core import ImageModel
+from kssl.layers.heads import ConvDecoder, feature_map_model
 
 
 def _positive(value, name, allow_zero=True):
@@ -38,7 +39,7 @@ def discriminator(input_shape, widths=(32, 64), name="discriminator"):
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class ContextEncoder(SelfSupervisedModel):
+class ContextEncoder(ImageModel):
     """Context encoder: hide a region, reconstruct it from its context (masked L2, optional adversarial
     term), all in one `fit()`.
 
@@ -130,7 +131,7 @@ class ContextEncoder(SelfSupervisedModel):
             outputs["fake_logits"] = self.discriminator(completed, training=training)
         return outputs
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         reconstruction = losses.reconstruction_loss(outputs["targets"], outputs["predictions"], "mse", mask=outputs["mask"])
         self.reconstruction_tracker.update_state(reconstruction)
         if not self.adversarial:

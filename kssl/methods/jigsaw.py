@@ -16,9 +16,9 @@ import math
 import keras
 from keras import ops
 
-from kssl import pretext
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
+from kssl.ops import pretext
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
 
 
 def check_tile_encoder(encoder, tile_size, name):
@@ -34,7 +34,7 @@ def check_tile_encoder(encoder, tile_size, name):
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class Jigsaw(SelfSupervisedModel):
+class Jigsaw(ImageModel):
     """Jigsaw: classify which permutation of a 3x3 grid of tiles the network is shown.
 
     `encoder` is the shared-weight tile encoder (the context-free network's column): it takes
@@ -116,7 +116,7 @@ class Jigsaw(SelfSupervisedModel):
         features = ops.reshape(features, (-1, count * self.feature_dim))  # tiles in shuffled order
         return {"logits": self.head(features, training=training), "labels": labels}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return pretext.cross_entropy(outputs["labels"], outputs["logits"])
 
     def get_config(self):

@@ -7,14 +7,14 @@ global across replicas, so positives and negatives come from the whole (global) 
 
 from keras import ops
 
-from kssl import distribute
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
+from kssl.training import distribute
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
 
 PAIRS = ("views", "labels")
 
 
-class MetricLearningModel(SelfSupervisedModel):
+class MetricLearningModel(ImageModel):
     """Base of kssl's metric-learning methods (not used directly): embedding head + pair ids.
 
     Args:

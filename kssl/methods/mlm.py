@@ -11,7 +11,7 @@
 import keras
 from keras import ops
 
-from kssl.methods.text import TextModel
+from kssl.core import TextModel
 
 
 def bert_encoder(vocabulary_size, num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
@@ -42,7 +42,7 @@ class MaskedLM(TextModel):
 
     Example:
     >>> import numpy as np, keras, kssl
-    >>> from kssl.language import MLMPreprocessor, SPECIAL_TOKENS
+    >>> from kssl.data.language import MLMPreprocessor, SPECIAL_TOKENS
     >>> vocabulary = list(SPECIAL_TOKENS) + ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "."]
     >>> pre = MLMPreprocessor(vocabulary, sequence_length=16)
     >>> documents = [["the cat sat on the mat.", "a dog ran."], ["the dog sat.", "a cat ran on a mat."]] * 8
@@ -99,7 +99,7 @@ class MaskedLM(TextModel):
             outputs["next_sentence_labels"] = x["next_sentence_labels"]
         return outputs
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         # Mean over the selected tokens of this replica's batch (padding selections weigh 0).
         token_loss = keras.losses.sparse_categorical_crossentropy(
             outputs["mask_ids"], outputs["token_logits"], from_logits=True)

@@ -13,10 +13,11 @@
 import keras
 from keras import ops
 
-from kssl import distribute, losses
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
-from kssl.momentum import check_momentum, momentum_copy, momentum_pairs, momentum_update
+from kssl import losses
+from kssl.training import distribute
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
+from kssl.layers.momentum import check_momentum, momentum_copy, momentum_pairs, momentum_update
 
 # MoCo v1: linear projection, t = 0.07. v2: 2-layer MLP head (no BN), t = 0.2, plus blur in the
 # augmentation and a cosine schedule, which live outside the model (augment=, kssl.training.pretrain).
@@ -24,7 +25,7 @@ VERSIONS = {1: {"head_layers": 1, "temperature": 0.07}, 2: {"head_layers": 2, "t
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class MoCo(SelfSupervisedModel):
+class MoCo(ImageModel):
     """MoCo v1/v2: contrast each query with its key and a queue of keys from past batches.
 
     The key encoder and key head are momentum copies of the query ones and get no gradient; the
@@ -116,15 +117,15 @@ class MoCo(SelfSupervisedModel):
         parts = ops.split(images, self.shuffle_bn_splits, axis=0)
         return ops.concatenate([network(part, training=training) for part in parts], axis=0)
 
-    def check_images(self, x):
-        x = super().check_images(x)
+    def check_inputs(self, x):
+        x = super().check_inputs(x)
         batch = x.shape[0]
         if batch is not None and self.shuffle_bn_splits > 1 and batch % self.shuffle_bn_splits:
             raise ValueError(f"MoCo: the batch per replica ({batch}) must be a multiple of "
                              f"`shuffle_bn_splits` ({self.shuffle_bn_splits}).")
         return x
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return losses.info_nce(outputs["q"], outputs["k"], negative_keys=self.queue, temperature=self.temperature)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

@@ -14,8 +14,10 @@ import numpy as np
 import keras
 from keras import ops
 
-from kssl import distribute, losses, pretext
-from kssl.core import SelfSupervisedModel
+from kssl import losses
+from kssl.training import distribute
+from kssl.ops import pretext
+from kssl.core import ImageModel
 from kssl.methods.swav import _positive_int, encode_at_any_size
 
 
@@ -59,7 +61,7 @@ def indexed_batches(images, batch_size=256, shuffle=True, seed=None, memory_bank
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class PIRL(SelfSupervisedModel):
+class PIRL(ImageModel):
     """PIRL: the representation of an image should not change when its jigsaw tiles are shuffled.
 
     Data: batches of `(images, indices)`, index = the image's row in the training set, in

@@ -14,14 +14,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl import pretext
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
+from kssl.ops import pretext
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
 from kssl.methods.jigsaw import check_tile_encoder
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class RelativePatchPosition(SelfSupervisedModel):
+class RelativePatchPosition(ImageModel):
     """Context prediction: which of the 8 neighbouring cells did a patch come from, relative to the centre?
 
     Label n (0..7) is neighbour cell `kssl.pretext.NEIGHBOURS[n]` of the 3x3 grid, row-major:
@@ -136,7 +136,7 @@ class RelativePatchPosition(SelfSupervisedModel):
         pairs = ops.concatenate([centre_features, features[batch:]], axis=-1)
         return {"logits": self.head(pairs, training=training), "labels": labels}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return pretext.cross_entropy(outputs["labels"], outputs["logits"])
 
     def get_config(self):

@@ -11,13 +11,13 @@ predicting image rotations").
 
 import keras
 
-from kssl import pretext
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
+from kssl.ops import pretext
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class RotationPrediction(SelfSupervisedModel):
+class RotationPrediction(ImageModel):
     """RotNet: predict which of 0/90/180/270 degrees an image was rotated by.
 
     Every image of the batch is shown in all four rotations (one encoder pass over 4 x batch images),
@@ -61,7 +61,7 @@ class RotationPrediction(SelfSupervisedModel):
         logits = self.head(self.encoder(rotated, training=training), training=training)
         return {"logits": logits, "labels": labels}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return pretext.cross_entropy(outputs["labels"], outputs["logits"])
 
     def get_config(self):

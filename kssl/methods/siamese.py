@@ -10,7 +10,8 @@
 import keras
 from keras import ops
 
-from kssl import distribute, losses
+from kssl import losses
+from kssl.training import distribute
 from kssl.methods.metric import MetricLearningModel
 
 

@@ -11,12 +11,12 @@ import keras
 from keras import ops
 
 from kssl import losses
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class SimCLR(SelfSupervisedModel):
+class SimCLR(ImageModel):
     """SimCLR: contrastive learning of visual representations with the NT-Xent loss.
 
     Args:
@@ -68,7 +68,7 @@ class SimCLR(SelfSupervisedModel):
         z_1, z_2 = ops.split(z, 2, axis=0)
         return {"z_1": z_1, "z_2": z_2}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         return losses.nt_xent(outputs["z_1"], outputs["z_2"], self.temperature, self.gather_distributed)
 
     def get_config(self):

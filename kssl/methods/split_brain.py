@@ -11,9 +11,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl import color, losses
-from kssl.core import SelfSupervisedModel, _deserialize, _serialize
-from kssl.heads import ConvDecoder, feature_map_model
+from kssl import losses
+from kssl.layers import color
+from kssl.core import ImageModel, _deserialize, _serialize
+from kssl.layers.heads import ConvDecoder, feature_map_model
 
 SPLITS = ("lab", "top_bottom")
 
@@ -65,7 +66,7 @@ def _renamed(model, name):
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class SplitBrain(SelfSupervisedModel):
+class SplitBrain(ImageModel):
     """Split-brain autoencoder: two sub-networks predict each half of the input from the other; the
     representation is the concatenation of their features.
 
@@ -133,7 +134,7 @@ class SplitBrain(SelfSupervisedModel):
             "predicted_1": self.decoder_2(self.feature_map_2(half_2, training=training), training=training),
         }
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         if self.split == "lab":
             return (losses.reconstruction_loss(outputs["half_2"], outputs["predicted_2"])
                     + losses.reconstruction_loss(outputs["half_1"], outputs["predicted_1"]))

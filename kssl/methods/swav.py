@@ -14,9 +14,11 @@
 import keras
 from keras import ops
 
-from kssl import clustering, distribute, losses
-from kssl.core import SelfSupervisedModel
-from kssl.heads import ProjectionHead
+from kssl import losses
+from kssl.ops import clustering
+from kssl.training import distribute
+from kssl.core import ImageModel
+from kssl.layers.heads import ProjectionHead
 
 
 def encode_at_any_size(encoder, images, training=False):
@@ -40,7 +42,7 @@ def _positive_int(value, name, minimum):
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class SwAV(SelfSupervisedModel):
+class SwAV(ImageModel):
     """SwAV: online clustering into K prototypes with Sinkhorn codes and swapped prediction.
 
     Views: `augment` is a list of view layers, the first two the large crops (whose codes are the
@@ -158,7 +160,7 @@ class SwAV(SelfSupervisedModel):
             out.append(codes)
         return out
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         scores = outputs["scores"]
         return losses.swapped_prediction(scores, self.codes(scores), self.temperature)
 

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl.language import negative_distribution
-from kssl.methods.text import TextModel
+from kssl.data.language import negative_distribution
+from kssl.core import TextModel
 
 
 def _table(counts, exponent, table_size):
@@ -40,7 +40,7 @@ class Word2Vec(TextModel):
 
     Example:
     >>> import keras, kssl
-    >>> from kssl.language import WordVocabulary, Word2VecData
+    >>> from kssl.data.language import WordVocabulary, Word2VecData
     >>> sentences = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "sat", "on", "a", "log"]] * 20
     >>> vocab = WordVocabulary(sentences, min_count=1)
     >>> model = kssl.methods.Word2Vec(vocab.counts, embedding_dim=8, mode="skipgram")
@@ -56,7 +56,7 @@ class Word2Vec(TextModel):
 
     def __init__(self, counts, embedding_dim=100, mode="skipgram", negatives=5, ns_exponent=0.75,
                  table_size=1_000_000, seed=None, encoder=None, **kwargs):
-        from kssl.core import check_choice
+        from kssl.checks import check_choice
 
         counts = np.asarray(counts, "int64")
         if counts.ndim != 1 or len(counts) < 2 or (counts < 0).any() or counts.sum() == 0:
@@ -104,7 +104,7 @@ class Word2Vec(TextModel):
         scores = ops.einsum("bd,bkd->bk", hidden, self.output_vectors(candidates))
         return {"scores": ops.cast(scores, "float32")}
 
-    def ssl_loss(self, outputs):
+    def ssl_loss(self, outputs, y=None):
         scores = outputs["scores"]
         positive = ops.log_sigmoid(scores[:, 0])
         negative = ops.sum(ops.log_sigmoid(-scores[:, 1:]), axis=1)

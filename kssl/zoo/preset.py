@@ -17,7 +17,7 @@ import platform
 import keras
 
 import kssl
-from kssl.files import save_weights_atomic, write_text_atomic
+from kssl.training.files import save_weights_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"

@@ -296,7 +296,7 @@ class Word2VecData(keras.utils.PyDataset):
     centre word predicts a context word) or 2*window (CBOW: the context predicts the centre).
 
     Example:
-    >>> from kssl.language import WordVocabulary, Word2VecData
+    >>> from kssl.data.language import WordVocabulary, Word2VecData
     >>> sentences = [["a", "b", "c", "a"], ["b", "c", "a"]] * 10
     >>> vocab = WordVocabulary(sentences, min_count=1)
     >>> batch = Word2VecData(sentences, vocab, mode="cbow", window=2, batch_size=8, sample=0)[0]
@@ -306,7 +306,7 @@ class Word2VecData(keras.utils.PyDataset):
 
     def __init__(self, sentences, vocabulary, mode="skipgram", window=5, sample=1e-3, batch_size=1024, seed=0,
                  **kwargs):
-        from kssl.core import check_choice
+        from kssl.checks import check_choice
 
         super().__init__(**kwargs)
         self.mode = check_choice("mode", mode, ("skipgram", "cbow"))

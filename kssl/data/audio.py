@@ -80,7 +80,7 @@ class Clips:
 
     Example:
     >>> import numpy as np
-    >>> from kssl import audio
+    >>> from kssl.data import audio
     >>> clips = audio.Clips([np.zeros(480, "float32"), np.ones(800, "float32")], np.array([0, 1]), ("a", "b"),
     ...                     groups=np.array([0, 1]))
     >>> len(clips), clips.crops(samples=640, seed=0).shape
@@ -142,7 +142,7 @@ def frame_labels_from_events(events, samples, sample_rate=SAMPLE_RATE):
     order; frame t gets the label of the last onset at or before its centre, silence before the first.
 
     Example:
-    >>> from kssl import audio
+    >>> from kssl.data import audio
     >>> audio.frame_labels_from_events([(0.012, "h"), (0.031, "a")], samples=800)
     ['_', 'h', 'h', 'a', 'a']
     """
@@ -279,7 +279,7 @@ class ToneEngine:
     and phones are both learnable. Pass it as `espeak_clips(..., engine=ToneEngine())`.
 
     Example:
-    >>> from kssl import audio
+    >>> from kssl.data import audio
     >>> wave, events = audio.ToneEngine().say("ab", "v1", rate=175)
     >>> wave.shape, events
     ((1600,), [(0.0, 'a'), (0.05, 'b')])
@@ -310,7 +310,7 @@ def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), 
             default `Espeak()`. Another engine (tests use a synthetic one) gets its own cache entry.
 
     Example (needs `apt-get install espeak-ng`):
-    >>> from kssl import audio
+    >>> from kssl.data import audio
     >>> clips = audio.espeak_clips(speakers=("en-us+m1",), sentences=("Hello world.",), verbose=False)  # doctest: +SKIP
     >>> len(clips), clips.speaker_names, clips.phones[:3]  # doctest: +SKIP
     (1, ('en-us+m1',), ('_', 'h', '@'))
@@ -416,7 +416,7 @@ def mfcc(wave, num_coefficients=13, deltas=True):
 
     Example:
     >>> import numpy as np
-    >>> from kssl import audio
+    >>> from kssl.data import audio
     >>> audio.mfcc(np.zeros(1600, "float32")).shape
     (10, 39)
     """

@@ -286,7 +286,7 @@ class TextCorpus:
 
     def sentences(self, split="train"):
         """Every sentence of `split` ("train" or "held_out"), in document order."""
-        from kssl.core import check_choice
+        from kssl.checks import check_choice
 
         documents = getattr(self, check_choice("split", split, ("train", "held_out")))
         return [s for document in documents for s in document]

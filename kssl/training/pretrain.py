@@ -15,7 +15,7 @@ import time
 import keras
 import tensorflow as tf
 
-from kssl.files import is_remote, save_weights_atomic, write_text_atomic
+from kssl.training.files import is_remote, save_weights_atomic, write_text_atomic
 
 # The budget of the README's Fashion-MNIST results table: every method is trained with it.
 STANDARD_BUDGET = {"epochs": 2, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "seed": 0}
