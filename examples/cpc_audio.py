@@ -125,8 +125,8 @@ def main(argv):
           + (f"; {len(clips.phones)} phone classes" if clips.phones else ""))
 
     def build():
-        return kssl.methods.CPC(kssl.methods.cpc.audio_encoder(width=FLAGS.width), modality="audio",
-                                prediction_steps=FLAGS.prediction_steps, context_dim=FLAGS.context_dim)
+        return kssl.methods.CPCAudio(kssl.backbones.audio_encoder(width=FLAGS.width),
+                                     prediction_steps=FLAGS.prediction_steps, context_dim=FLAGS.context_dim)
 
     model = build()
     initial = model.get_weights()

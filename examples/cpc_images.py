@@ -41,7 +41,7 @@ def main(argv):
     initial = keras.models.clone_model(encoder)
     initial.set_weights(encoder.get_weights())  # the starting point, kept for the random-init row
     model = kssl.methods.CPC(
-        encoder, modality="image", image_shape=data.image_shape, patch_size=FLAGS.patch_size,
+        encoder, image_shape=data.image_shape, patch_size=FLAGS.patch_size,
         patch_stride=FLAGS.patch_stride, prediction_steps=FLAGS.prediction_steps, context_dim=FLAGS.context_dim,
         context_layers=FLAGS.context_layers,
     )

@@ -1,5 +1,5 @@
-"""CPC: the loss's targets line up with the right future steps, the context never sees the future,
-patch-grid geometry, audio framing, validation and config round trips."""
+"""CPC (images) and CPCAudio: the loss's targets line up with the right future steps, the context never sees
+the future, patch-grid geometry, audio framing, validation and config round trips."""
 
 import keras
 import numpy as np
@@ -18,8 +18,8 @@ def image_model(**kwargs):
 
 
 def audio_model(**kwargs):
-    encoder = cpc.audio_encoder(width=8, strides=(4, 4), kernel_sizes=(8, 4))  # stride 16
-    return kssl.methods.CPC(encoder, modality="audio", context_dim=8, **{"prediction_steps": 3, **kwargs})
+    encoder = kssl.backbones.audio_encoder(width=8, strides=(4, 4), kernel_sizes=(8, 4))  # stride 16
+    return kssl.methods.CPCAudio(encoder, context_dim=8, **{"prediction_steps": 3, **kwargs})
 
 
 # ---- the loss's targets --------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def test_patch_grid_geometry():
 
 @pytest.mark.parametrize("samples", [160 * 20, 160 * 20 + 1, 16000])
 def test_audio_framing_lengths(samples):
-    encoder = cpc.audio_encoder(width=4)  # the paper's strides (5, 4, 2, 2, 2): 160 samples per step
+    encoder = kssl.backbones.audio_encoder(width=4)  # the paper's strides (5, 4, 2, 2, 2): 160 samples per step
     steps = -(-samples // 160)
     assert tuple(encoder(np.zeros((1, samples, 1), "float32")).shape) == (1, steps, 4)
     assert encoder.compute_output_shape((None, samples, 1))[1] == steps
@@ -120,7 +120,7 @@ def test_audio_framing_lengths(samples):
 def test_audio_step_t_depends_on_its_own_samples():
     # A click at sample s moves step s // 160 (and, through the receptive-field overlap, its neighbours)
     # but not steps far away: step t covers samples [160 t, 160 t + 160).
-    encoder = cpc.audio_encoder(width=4)
+    encoder = kssl.backbones.audio_encoder(width=4)
     quiet = np.asarray(encoder(np.zeros((1, 3200, 1), "float32")))[0]
     x = np.zeros((1, 3200, 1), "float32")
     x[0, 160 * 7 + 80] = 1.0
@@ -142,12 +142,34 @@ def test_audio_model_trains_with_xla_and_the_loss_falls():
     assert np.isfinite(loss).all() and loss[-1] < loss[0]
 
 
-@pytest.mark.parametrize("build", [image_model, audio_model])
-def test_config_round_trip(build):
-    model = build(context_layers=2)
-    clone = kssl.methods.CPC.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    assert isinstance(kssl.methods.get("cpc")(**{**model.get_config(), "encoder": model.encoder}), kssl.methods.CPC)
+@pytest.mark.parametrize("build, cls, name", [(image_model, kssl.methods.CPC, "cpc"),
+                                               (audio_model, kssl.methods.CPCAudio, "cpc_audio")])
+def test_config_round_trip(build, cls, name):
+    model = build(context_layers=2, context="gru")
+    config = model.get_config()
+    assert "modality" not in config and config["context"] == "gru" and config["context_layers"] == 2
+    clone = cls.from_config(config)
+    assert type(clone) is cls and clone.get_config() == model.get_config()
+    assert type(kssl.methods.get(name)(**{**model.get_config(), "encoder": model.encoder})) is cls
+
+
+def test_defaults_follow_the_papers():
+    images = kssl.methods.CPC(kssl.backbones.convnet((8, 8, 1), widths=(4,)), image_shape=(28, 28, 1), context_dim=4)
+    audio = kssl.methods.CPCAudio(kssl.backbones.audio_encoder(width=4), context_dim=4)
+    assert (images.prediction_steps, images.context_kind) == (3, "causal_conv")
+    assert (audio.prediction_steps, audio.context_kind) == (12, "gru")
+
+
+def test_audio_saved_model_round_trip(tmp_path):
+    model = audio_model()
+    x = np.random.default_rng(0).normal(size=(2, 320)).astype("float32")
+    path = str(tmp_path / "cpc_audio.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is kssl.methods.CPCAudio
+    np.testing.assert_allclose(np.asarray(loaded(x)["predictions"]), np.asarray(model(x)["predictions"]), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(loaded.context_encoder()(x[..., None])),
+                               np.asarray(model(x)["context"]), atol=1e-5)
 
 
 def test_saved_model_round_trip(tmp_path):
@@ -161,7 +183,6 @@ def test_saved_model_round_trip(tmp_path):
 
 # ---- validation ----------------------------------------------------------------------------------------
 CASES = {
-    "unknown modality": (lambda: image_model(modality="video"), "`modality` must be one of"),
     "grid does not fit": (lambda: image_model(patch_size=5, patch_stride=2), "patch grid does not fit"),
     "patch bigger than image": (lambda: image_model(image_shape=(4, 4, 1), patch_size=8), "patch grid does not fit"),
     "encoder not patch sized": (lambda: kssl.methods.CPC(kssl.backbones.convnet((12, 12, 1), widths=(4,)), image_shape=(12, 12, 1),
@@ -172,13 +193,16 @@ CASES = {
     "K >= grid rows": (lambda: image_model(prediction_steps=5), "`prediction_steps` must be less than the patch grid"),
     "unknown context": (lambda: image_model(context="lstm"), "`context` must be one of"),
     "context_dim": (lambda: image_model(context_dim=0), "`context_dim` must be an integer >= 1"),
-    "audio encoder for images": (lambda: kssl.methods.CPC(cpc.audio_encoder(width=4)), "`encoder` must take images"),
-    "image encoder for audio": (lambda: kssl.methods.CPC(kssl.backbones.convnet((8, 8, 1), widths=(4,)), modality="audio"),
+    "audio encoder for images": (lambda: kssl.methods.CPC(kssl.backbones.audio_encoder(width=4), image_shape=(12, 12, 1)),
+                                 "`encoder` must take images"),
+    "image encoder for audio": (lambda: kssl.methods.CPCAudio(kssl.backbones.convnet((8, 8, 1), widths=(4,))),
                                 "`encoder` must take waveforms"),
+    "audio dtype": (lambda: audio_model()(np.zeros((2, 320), "int32")), "`x` must be float waveforms"),
+    "image dtype": (lambda: image_model()(np.zeros((2, 12, 12, 1), "uint8")), "`x` must be float images"),
     "audio shorter than horizon": (lambda: audio_model()(np.zeros((2, 48), "float32")), "shorter than the prediction horizon"),
     "audio rank": (lambda: audio_model()(np.zeros((2, 160, 2), "float32")), "`x` must be a batch of waveforms"),
-    "image size": (lambda: image_model()(np.zeros((2, 16, 16, 1), "float32")), "`x` must be a batch of images shaped"),
-    "strides/kernels": (lambda: cpc.audio_encoder(strides=(5, 4), kernel_sizes=(10,)), "`strides` and `kernel_sizes`"),
+    "image size": (lambda: image_model()(np.zeros((2, 16, 16, 1), "float32")), "`x` must have 12 rows"),
+    "strides/kernels": (lambda: kssl.backbones.audio_encoder(strides=(5, 4), kernel_sizes=(10,)), "`strides` and `kernel_sizes`"),
 }
 
 

@@ -3,7 +3,7 @@
 from kssl.checks import check_choice
 from kssl.methods import cpc
 from kssl.methods.colorization import Colorization
-from kssl.methods.cpc import CPC
+from kssl.methods.cpc import CPC, CPCAudio
 from kssl.methods.denoising import DenoisingAutoencoder
 from kssl.methods.exemplar import Exemplar
 from kssl.methods.inpainting import ContextEncoder
@@ -39,6 +39,7 @@ METHODS = {
     "pirl": PIRL,
     # predictive coding
     "cpc": CPC,
+    "cpc_audio": CPCAudio,
 }
 from kssl.methods import mlm  # noqa: E402  (language: token inputs, kssl.language pipelines)
 from kssl.methods.mlm import MaskedLM  # noqa: E402
