@@ -11,7 +11,8 @@ import tensorflow as tf
 from scipy.stats import chisquare
 
 import kssl
-from kssl import language, text
+from kssl.data import language
+from kssl.data import text
 
 GCIDE = """00-database-short
    A tiny dictionary
@@ -74,7 +75,8 @@ def test_masking_is_80_10_10_on_15_percent_and_never_touches_special_tokens():
     sentences = [" ".join(f"w{i}" for i in rng.integers(0, 45, rng.integers(5, 30))) for _ in range(3000)]
     pre = language.MLMPreprocessor(VOCABULARY, sequence_length=32)
     keras.utils.set_random_seed(0)
-    masked = {k: v.numpy() for k, v in pre(tf.constant(sentences)).items()}
+    x, y = pre(tf.constant(sentences))
+    masked = {k: v.numpy() for k, v in {**x, **y}.items()}
     original = pre.features(tf.constant(sentences))["token_ids"].numpy()
     weights = masked["mask_weights"].astype(bool)
     rows = np.broadcast_to(np.arange(len(sentences))[:, None], weights.shape)[weights]
@@ -161,15 +163,19 @@ def test_word2vec_learns_cooccurrence_and_nearest_neighbours():
     model.fit(language.Word2VecData(sentences, vocab, window=2, batch_size=64, sample=0), epochs=3, verbose=0)
     neighbours = [w for w, _ in model.nearest("cat", vocab.words, k=3)]
     assert set(neighbours) == {"dog", "cow", "pig"}
-    config = model.get_config()
-    assert kssl.methods.Word2Vec.from_config(config).mode == "skipgram"
+    # The config round-trips, the encoder word2vec built included: a clone takes the weights and agrees.
+    clone = kssl.methods.Word2Vec.from_config(model.get_config())
+    assert clone.get_config() == model.get_config() and clone.mode == "skipgram"
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone.vectors(), model.vectors())
+    assert [w for w, _ in clone.nearest("cat", vocab.words, k=3)] == neighbours
 
 
 def test_mlm_metrics_and_config_round_trip():
     pre = language.MLMPreprocessor(VOCABULARY, sequence_length=16)
     documents = [[" ".join(f"w{(d + s + k) % 45}" for k in range(6)) for s in range(4)] for d in range(20)]
-    encoder = kssl.methods.mlm.bert_encoder(len(VOCABULARY), num_layers=1, hidden_dim=16, intermediate_dim=32,
-                                            max_sequence_length=16)
+    encoder = kssl.backbones.bert_encoder(len(VOCABULARY), num_layers=1, hidden_dim=16, intermediate_dim=32,
+                                          max_sequence_length=16)
     model = kssl.methods.MaskedLM(encoder, next_sentence=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     logs = model.evaluate(pre.dataset(documents, batch_size=8), verbose=0, return_dict=True)
@@ -178,6 +184,12 @@ def test_mlm_metrics_and_config_round_trip():
     assert logs["masked_accuracy"] < 0.2 and 0 <= logs["next_sentence_accuracy"] <= 1
     clone = kssl.methods.MaskedLM.from_config(model.get_config())
     assert clone.next_sentence and clone.vocabulary_size == len(VOCABULARY)
+    assert clone.get_config() == model.get_config()
+    # Targets reach the loss one way, as Keras' y: the inputs carry none of them.
+    x, y = next(iter(pre.dataset(documents, batch_size=8)))
+    assert set(x) == set(model.input_keys) and set(y) == {"mask_ids", "mask_weights", "next_sentence_labels"}
+    with pytest.raises(ValueError, match="the targets `y` must be a dict"):
+        model.compute_loss(x, None, model(x))
     assert kssl.methods.mlm.mean_pooled(encoder)(pre.features(tf.constant(["w1 w2", "w3"]))).shape == (2, 16)
 
 
@@ -186,7 +198,7 @@ def test_fixed_held_out_masks_are_identical_across_passes_and_builds():
     documents = [[" ".join(f"w{(d * 7 + s + k) % 45}" for k in range(8)) for s in range(4)] for d in range(30)]
 
     def passes(ds):
-        return [{k: v.numpy() for k, v in batch.items()} for batch in ds]
+        return [{k: v.numpy() for k, v in {**x, **y}.items()} for x, y in ds]
 
     held_out = pre.fixed_dataset(documents, batch_size=8, batches=5, seed=1)
     first, second = passes(held_out), passes(held_out)

@@ -86,9 +86,9 @@ def next_sentence_pairs(documents, seed=0):
 class MLMPreprocessor:
     """Text -> masked BERT inputs, with keras-hub layers, as a `tf.data` map.
 
-    Output (a dict, the model's `x`): `token_ids` (masked), `segment_ids`, `padding_mask`,
-    `mask_positions`, `mask_ids` (the original tokens there), `mask_weights` (1 for a real selection,
-    0 for padding), and `next_sentence_labels`.
+    Output: `(x, y)`, Keras' inputs and targets. `x`: `token_ids` (masked), `segment_ids`, `padding_mask`,
+    `mask_positions`; `y`: `mask_ids` (the original tokens there), `mask_weights` (1 for a real selection,
+    0 for padding) and `next_sentence_labels`.
 
     Args:
         vocabulary: WordPiece vocabulary (list of tokens, `SPECIAL_TOKENS` first).
@@ -133,6 +133,7 @@ class MLMPreprocessor:
         return len(self.vocabulary)
 
     def __call__(self, first, second=None, next_sentence_labels=None):
+        """Masks a batch of texts (or text pairs): returns `(x, y)`, the model's inputs and its targets."""
         import tensorflow as tf
 
         segments = (self.tokenizer(first),) if second is None else (self.tokenizer(first), self.tokenizer(second))
@@ -140,15 +141,18 @@ class MLMPreprocessor:
         masked = self.masker(token_ids)
         if next_sentence_labels is None:
             next_sentence_labels = tf.zeros(tf.shape(token_ids)[:1], tf.int32)
-        return {
+        x = {
             "token_ids": masked["token_ids"],
             "segment_ids": segment_ids,
             "padding_mask": token_ids != self.pad_id,
             "mask_positions": masked["mask_positions"],
+        }
+        y = {
             "mask_ids": masked["mask_ids"],
             "mask_weights": masked["mask_weights"],
             "next_sentence_labels": tf.cast(next_sentence_labels, tf.int32),
         }
+        return x, y
 
     def _examples(self, documents, next_sentence, seed):
         """Unmasked examples: (first, second, label) NSP pairs, or (sentence,) tuples."""
@@ -202,8 +206,8 @@ class MLMPreprocessor:
             random.setstate(state)
         if not masked:
             raise ValueError(f"`documents` give no full batch of {batch_size} examples.")
-        columns = {k: tf.concat([batch[k] for batch in masked], axis=0) for k in masked[0]}
-        return tf.data.Dataset.from_tensor_slices(columns).batch(batch_size)
+        x, y = ({k: tf.concat([batch[part][k] for batch in masked], axis=0) for k in masked[0][part]} for part in (0, 1))
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
     def features(self, texts):
         """Unmasked encoder inputs for `texts` (for transfer: `token_ids`, `segment_ids`, `padding_mask`)."""
@@ -292,15 +296,16 @@ def cbow_windows(ids, sentence_ids, window, rng):
 
 class Word2VecData(keras.utils.PyDataset):
     """Batches for `kssl.methods.Word2Vec.fit`: each epoch subsamples the corpus afresh and draws new
-    dynamic windows. Yields `{"inputs": (batch, C), "target": (batch,)}` with C = 1 (skip-gram: the
-    centre word predicts a context word) or 2*window (CBOW: the context predicts the centre).
+    dynamic windows. Yields `(x, y)`: `x = {"inputs": (batch, C)}`, `y` the target word ids `(batch,)`, with
+    C = 1 (skip-gram: the centre word predicts a context word) or 2*window (CBOW: the context predicts the
+    centre).
 
     Example:
     >>> from kssl.data.language import WordVocabulary, Word2VecData
     >>> sentences = [["a", "b", "c", "a"], ["b", "c", "a"]] * 10
     >>> vocab = WordVocabulary(sentences, min_count=1)
-    >>> batch = Word2VecData(sentences, vocab, mode="cbow", window=2, batch_size=8, sample=0)[0]
-    >>> batch["inputs"].shape, batch["target"].shape
+    >>> x, y = Word2VecData(sentences, vocab, mode="cbow", window=2, batch_size=8, sample=0)[0]
+    >>> x["inputs"].shape, y.shape
     ((8, 4), (8,))
     """
 
@@ -340,4 +345,4 @@ class Word2VecData(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         part = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        return {"inputs": self.inputs[part], "target": self.target[part]}
+        return {"inputs": self.inputs[part]}, self.target[part]

@@ -8,6 +8,7 @@ skipped (and counted), analogies search the `restrict_vocab` most frequent words
 `words`) and exclude the three question words.
 """
 
+import keras
 import numpy as np
 
 WORD_SETS = {
@@ -26,8 +27,7 @@ def _read_set(name, path=None):
 
 
 def _unit(vectors):
-    vectors = np.asarray(vectors, "float32")
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return keras.utils.normalize(np.asarray(vectors, "float32"))  # rows / their L2 norm (zero rows stay zero)
 
 
 def _check(vectors, words):

@@ -1,40 +1,36 @@
 """Masked language modelling, optionally with next-sentence prediction (BERT; Devlin et al., 2019).
 
-    input pipeline (kssl.language.MLMPreprocessor, keras-hub layers):
+    input pipeline (kssl.data.language.MLMPreprocessor, keras-hub layers):
         [CLS] A [SEP] B [SEP]; 15% of the non-special tokens selected: 80% -> [MASK], 10% -> random, 10% kept
+        x = token ids, segments, padding mask, selected positions;  y = original ids there, weights, IsNext
     encode      h = f(tokens, segments)          (a keras-hub BERT backbone; what transfers)
     predict     p(token | h at each selected position)  (MaskedLMHead, tied to the token embedding)
     loss        mean cross-entropy over selected positions
                 (+ next_sentence: cross-entropy of IsNext from the [CLS] vector, B true next half the time)
 """
 
+import numbers
+
 import keras
 from keras import ops
 
+from kssl.backbones.text import bert_encoder  # noqa: F401  (README's `kssl.methods.mlm.bert_encoder`)
 from kssl.core import TextModel
 
-
-def bert_encoder(vocabulary_size, num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
-                 max_sequence_length=128, dropout=0.1, name="bert_encoder"):
-    """A small keras-hub `BertBackbone` (default: 2 layers, width 128, ~1.4 M parameters plus the
-    embedding) -- a size this CPU trains in minutes."""
-    import keras_hub
-
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads, hidden_dim=hidden_dim,
-        intermediate_dim=intermediate_dim, max_sequence_length=max_sequence_length, dropout=dropout, name=name)
+TARGET_KEYS = ("mask_ids", "mask_weights", "next_sentence_labels")
 
 
 @keras.saving.register_keras_serializable(package="kssl")
 class MaskedLM(TextModel):
     """BERT's masked-token prediction (and, with `next_sentence=True`, next-sentence prediction).
 
-    Batches come from `kssl.language.MLMPreprocessor(...).dataset(...)`: dicts of token ids with the
-    masked positions and their original ids. Metrics: `masked_accuracy`, `perplexity` (exp of the mean
-    masked-token cross-entropy) and, with NSP, `next_sentence_accuracy`.
+    Batches come from `kssl.data.language.MLMPreprocessor(...).dataset(...)`: `(x, y)` with `x` the token
+    ids and masked positions, `y` the original ids there, their weights and the next-sentence labels.
+    Metrics: `masked_accuracy`, `perplexity` (exp of the mean masked-token cross-entropy) and, with NSP,
+    `next_sentence_accuracy`.
 
     Args:
-        encoder: a keras-hub `BertBackbone` (e.g. `kssl.methods.mlm.bert_encoder(vocabulary_size)`);
+        encoder: a keras-hub `BertBackbone` (e.g. `kssl.backbones.bert_encoder(vocabulary_size)`);
             anything with the same inputs, `sequence_output`/`pooled_output` outputs and a
             `token_embedding` works.
         next_sentence: add the NSP head and loss.
@@ -46,8 +42,8 @@ class MaskedLM(TextModel):
     >>> vocabulary = list(SPECIAL_TOKENS) + ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "."]
     >>> pre = MLMPreprocessor(vocabulary, sequence_length=16)
     >>> documents = [["the cat sat on the mat.", "a dog ran."], ["the dog sat.", "a cat ran on a mat."]] * 8
-    >>> encoder = kssl.methods.mlm.bert_encoder(len(vocabulary), num_layers=1, hidden_dim=16,
-    ...                                         intermediate_dim=32, max_sequence_length=16)
+    >>> encoder = kssl.backbones.bert_encoder(len(vocabulary), num_layers=1, hidden_dim=16,
+    ...                                       intermediate_dim=32, max_sequence_length=16)
     >>> model = kssl.methods.MaskedLM(encoder, next_sentence=True)
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> history = model.fit(pre.dataset(documents, batch_size=4), epochs=1, verbose=0)
@@ -55,16 +51,17 @@ class MaskedLM(TextModel):
     ['loss', 'masked_accuracy', 'next_sentence_accuracy', 'perplexity']
     """
 
-    input_keys = ("token_ids", "segment_ids", "padding_mask", "mask_positions", "mask_ids", "mask_weights")
+    input_keys = ("token_ids", "segment_ids", "padding_mask", "mask_positions")
 
     def __init__(self, encoder, next_sentence=False, next_sentence_weight=1.0, **kwargs):
         import keras_hub
 
         super().__init__(encoder, **kwargs)
-        if not isinstance(encoder, keras.Model) or not hasattr(encoder, "token_embedding"):
+        if not hasattr(encoder, "token_embedding"):
             raise TypeError("`encoder` must be a keras-hub BertBackbone (a keras.Model with `token_embedding`); "
                             f"got {type(encoder).__name__}.")
-        if next_sentence_weight < 0:
+        if isinstance(next_sentence_weight, bool) or not isinstance(next_sentence_weight, numbers.Real) or not (
+                0 <= next_sentence_weight < float("inf")):
             raise ValueError(f"`next_sentence_weight` must be a number >= 0; got {next_sentence_weight!r}.")
         self.next_sentence, self.next_sentence_weight = bool(next_sentence), float(next_sentence_weight)
         self.vocabulary_size = encoder.token_embedding.input_dim
@@ -88,34 +85,36 @@ class MaskedLM(TextModel):
 
     def forward(self, x, training=False):
         hidden = self.encoder({k: x[k] for k in ("token_ids", "segment_ids", "padding_mask")}, training=training)
-        outputs = {
-            "token_logits": ops.cast(self.mlm_head(hidden["sequence_output"], mask_positions=x["mask_positions"]),
-                                     "float32"),
-            "mask_ids": x["mask_ids"],
-            "mask_weights": ops.cast(x["mask_weights"], "float32"),
-        }
+        outputs = {"token_logits": ops.cast(self.mlm_head(hidden["sequence_output"], mask_positions=x["mask_positions"]),
+                                            "float32")}
         if self.next_sentence:
             outputs["next_sentence_logits"] = ops.cast(self.nsp_head(hidden["pooled_output"]), "float32")
-            outputs["next_sentence_labels"] = x["next_sentence_labels"]
         return outputs
+
+    def _targets(self, y):
+        needed = TARGET_KEYS if self.next_sentence else TARGET_KEYS[:2]
+        if not isinstance(y, dict) or any(k not in y for k in needed):
+            got = sorted(y) if isinstance(y, dict) else type(y).__name__
+            raise ValueError(f"MaskedLM: the targets `y` must be a dict with keys {list(needed)} (batches of "
+                             f"kssl.data.language.MLMPreprocessor are (x, y)); got {got}.")
+        return y["mask_ids"], ops.cast(y["mask_weights"], "float32")
 
     def ssl_loss(self, outputs, y=None):
         # Mean over the selected tokens of this replica's batch (padding selections weigh 0).
-        token_loss = keras.losses.sparse_categorical_crossentropy(
-            outputs["mask_ids"], outputs["token_logits"], from_logits=True)
-        weights = outputs["mask_weights"]
+        mask_ids, weights = self._targets(y)
+        token_loss = keras.losses.sparse_categorical_crossentropy(mask_ids, outputs["token_logits"], from_logits=True)
         loss = ops.sum(token_loss * weights) / ops.maximum(ops.sum(weights), 1.0)
         if self.next_sentence:
             loss = loss + self.next_sentence_weight * ops.mean(keras.losses.sparse_categorical_crossentropy(
-                outputs["next_sentence_labels"], outputs["next_sentence_logits"], from_logits=True))
+                y["next_sentence_labels"], outputs["next_sentence_logits"], from_logits=True))
         return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        self.accuracy_tracker.update_state(y_pred["mask_ids"], y_pred["token_logits"], sample_weight=y_pred["mask_weights"])
-        self.perplexity_tracker.update_state(y_pred["mask_ids"], y_pred["token_logits"],
-                                             sample_weight=y_pred["mask_weights"])
+        mask_ids, weights = self._targets(y)
+        self.accuracy_tracker.update_state(mask_ids, y_pred["token_logits"], sample_weight=weights)
+        self.perplexity_tracker.update_state(mask_ids, y_pred["token_logits"], sample_weight=weights)
         if self.next_sentence:
-            self.nsp_tracker.update_state(y_pred["next_sentence_labels"], y_pred["next_sentence_logits"])
+            self.nsp_tracker.update_state(y["next_sentence_labels"], y_pred["next_sentence_logits"])
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def get_config(self):

@@ -1,6 +1,6 @@
 """word2vec with negative sampling (Mikolov, Sutskever, Chen, Corrado & Dean, 2013).
 
-    input pipeline (kssl.language.Word2VecData): subsample frequent words, dynamic window b <= window
+    input pipeline (kssl.data.language.Word2VecData): subsample frequent words, dynamic window b <= window
         skip-gram:  (centre c, context o) pairs        CBOW: (context words C, centre o)
     encode      v = W_in[c]  (skip-gram)  or  mean_{w in C} W_in[w]  (CBOW)   (W_in: what transfers)
     negatives   k words n_1..n_k ~ unigram^0.75, drawn in the step from a table (as the C tool does)
@@ -11,8 +11,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl.data.language import negative_distribution
+from kssl.checks import check_choice, check_positive_int
 from kssl.core import TextModel
+from kssl.data.language import negative_distribution
 
 
 def _table(counts, exponent, table_size):
@@ -28,15 +29,21 @@ def _table(counts, exponent, table_size):
 class Word2Vec(TextModel):
     """Skip-gram or CBOW with negative sampling; `model.encoder` is the input embedding.
 
+    Batches are `(x, y)` from `kssl.data.language.Word2VecData`: `x = {"inputs": (batch, C)}` (the centre
+    word, or the CBOW context padded with id 0), `y` the word ids to predict `(batch,)`.
+
     Args:
-        counts: corpus count of each vocabulary word (`kssl.language.WordVocabulary(...).counts`; id 0
+        counts: corpus count of each vocabulary word (`kssl.data.language.WordVocabulary(...).counts`; id 0
             is padding with count 0).
         embedding_dim: vector size.
         mode: "skipgram" or "cbow" (must match the data's).
         negatives: negative samples per example.
         ns_exponent: the unigram exponent of the negative distribution (0.75).
         table_size: size of the negative-sampling table.
-        seed: seed of the negative draws.
+        seed: seed of the negative draws and of the input vectors' initialisation.
+        encoder: the input embedding, a `keras.Model` from word ids `(batch, C)` to `(batch, C,
+            embedding_dim)` whose last layer is an `Embedding` of the vocabulary; default: built here with
+            word2vec's initialisation (what `get_config` saves and `from_config` reloads).
 
     Example:
     >>> import keras, kssl
@@ -52,31 +59,26 @@ class Word2Vec(TextModel):
     True
     """
 
-    input_keys = ("inputs", "target")
+    input_keys = ("inputs",)
 
     def __init__(self, counts, embedding_dim=100, mode="skipgram", negatives=5, ns_exponent=0.75,
                  table_size=1_000_000, seed=None, encoder=None, **kwargs):
-        from kssl.checks import check_choice
-
         counts = np.asarray(counts, "int64")
         if counts.ndim != 1 or len(counts) < 2 or (counts < 0).any() or counts.sum() == 0:
             raise ValueError("`counts` must be a 1-D array of >= 2 non-negative word counts with a positive sum; "
                              f"got shape {counts.shape}.")
-        if not isinstance(embedding_dim, int) or embedding_dim < 1:
-            raise ValueError(f"`embedding_dim` must be an integer >= 1; got {embedding_dim!r}.")
-        if not isinstance(negatives, int) or negatives < 1:
-            raise ValueError(f"`negatives` must be an integer >= 1; got {negatives!r}.")
-        if not isinstance(table_size, int) or table_size < len(counts):
+        embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        negatives = check_positive_int("negatives", negatives)
+        if isinstance(table_size, bool) or not isinstance(table_size, int) or table_size < len(counts):
             raise ValueError(f"`table_size` must be an integer >= the vocabulary size ({len(counts)}); got {table_size!r}.")
         if encoder is None:
-            # word2vec's initialisation: input vectors U(-0.5/d, 0.5/d), output vectors 0.
-            encoder = keras.Sequential([
-                keras.Input((None,), dtype="int32"),
-                keras.layers.Embedding(len(counts), embedding_dim, name="input_vectors",
-                                       embeddings_initializer=keras.initializers.RandomUniform(
-                                           -0.5 / embedding_dim, 0.5 / embedding_dim, seed=seed)),
-            ], name="word_vectors")
+            encoder = input_vectors(len(counts), embedding_dim, seed)
         super().__init__(encoder, **kwargs)
+        embedding = encoder.layers[-1] if encoder.layers else None
+        if not isinstance(embedding, keras.layers.Embedding) or (embedding.input_dim, embedding.output_dim) != (
+                len(counts), embedding_dim):
+            raise ValueError(f"`encoder` must end in an Embedding of {len(counts)} words (the length of `counts`) and "
+                             f"`embedding_dim` {embedding_dim}; got {type(encoder).__name__} ending in {embedding!r}.")
         self.counts, self.embedding_dim = counts, embedding_dim
         self.mode = check_choice("mode", mode, ("skipgram", "cbow"))
         self.negatives, self.ns_exponent, self.table_size, self.seed = negatives, float(ns_exponent), table_size, seed
@@ -98,14 +100,15 @@ class Word2Vec(TextModel):
         vectors = self.encoder(inputs)  # (batch, C, d)
         present = ops.cast(inputs > 0, vectors.dtype)[..., None]  # CBOW context padding (id 0)
         hidden = ops.sum(vectors * present, axis=1) / ops.maximum(ops.sum(present, axis=1), 1.0)
-        target = ops.cast(x["target"], "int32")
-        negatives = self.sample_negatives((ops.shape(target)[0], self.negatives))
-        candidates = ops.concatenate([target[:, None], negatives], axis=1)  # (batch, 1 + k)
-        scores = ops.einsum("bd,bkd->bk", hidden, self.output_vectors(candidates))
-        return {"scores": ops.cast(scores, "float32")}
+        return {"hidden": hidden, "negatives": self.sample_negatives((ops.shape(inputs)[0], self.negatives))}
 
     def ssl_loss(self, outputs, y=None):
-        scores = outputs["scores"]
+        if y is None:
+            raise ValueError("Word2Vec: the target word ids must come as `y` (batches of "
+                             "kssl.data.language.Word2VecData are (x, y)); got none.")
+        target = ops.reshape(ops.cast(y, "int32"), (-1, 1))
+        candidates = ops.concatenate([target, outputs["negatives"]], axis=1)  # (batch, 1 + k)
+        scores = ops.cast(ops.einsum("bd,bkd->bk", outputs["hidden"], self.output_vectors(candidates)), "float32")
         positive = ops.log_sigmoid(scores[:, 0])
         negative = ops.sum(ops.log_sigmoid(-scores[:, 1:]), axis=1)
         return -ops.mean(positive + negative)
@@ -113,9 +116,7 @@ class Word2Vec(TextModel):
     def vectors(self, normalize=False):
         """The input vectors as a numpy array (vocabulary, embedding_dim); row i is word id i."""
         vectors = keras.ops.convert_to_numpy(self.encoder.layers[-1].embeddings)
-        if normalize:
-            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        return keras.utils.normalize(np.asarray(vectors, "float32")) if normalize else vectors
 
     def nearest(self, word, words, k=10):
         """The `k` words of `words` (the vocabulary list, id order) most cosine-similar to `word`."""
@@ -127,6 +128,16 @@ class Word2Vec(TextModel):
                 "table_size": self.table_size, "seed": self.seed}
 
 
+def input_vectors(vocabulary_size, embedding_dim, seed=None):
+    """word2vec's input embedding, with its initialisation: U(-0.5/d, 0.5/d) (the output vectors start at 0)."""
+    return keras.Sequential([
+        keras.Input((None,), dtype="int32"),
+        keras.layers.Embedding(vocabulary_size, embedding_dim, name="input_vectors",
+                               embeddings_initializer=keras.initializers.RandomUniform(
+                                   -0.5 / embedding_dim, 0.5 / embedding_dim, seed=seed)),
+    ], name="word_vectors")
+
+
 def nearest_neighbours(vectors, words, word, k=10):
     """`[(neighbour, cosine)]`: the `k` nearest words to `word` by cosine similarity, `word` excluded."""
     index = {w: i for i, w in enumerate(words)}
@@ -134,7 +145,7 @@ def nearest_neighbours(vectors, words, word, k=10):
         raise KeyError(f"`word` {word!r} is not in the vocabulary.")
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"`k` must be an integer >= 1; got {k!r}.")
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = keras.utils.normalize(np.asarray(vectors, "float32"))
     similarity = unit @ unit[index[word]]
     similarity[index[word]] = -np.inf
     order = np.argsort(-similarity)[:k]
