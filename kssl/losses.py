@@ -190,6 +190,9 @@ def mine_triplets(distances, anchor_labels, candidate_labels, strategy="batch_ha
       - "batch_hard" (Hermans et al., 2017): per anchor, its farthest positive and nearest negative.
       - "semi_hard" (Schroff et al., 2015, FaceNet; as tensorflow-addons picks them): per (a, p), the
         nearest negative farther than p, d(a,p) < d(a,n); where none is, the farthest negative.
+    Where two candidates are equally far (e.g. two identical embeddings), float rounding picks one, and
+    rounding differs between batch layouts (one device vs replicas) and CPUs: the loss is the same
+    either way, its gradient is not (the loss has a kink there).
 
     Args:
         distances: `(n, m)` anchor-to-candidate distances.

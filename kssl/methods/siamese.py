@@ -25,7 +25,7 @@ class Siamese(MetricLearningModel):
     ones (with "labels", each replica balances its own pairs).
 
     Args (and those of `MetricLearningModel`: embedding_dim, hidden_dim, head_layers, pairs, normalize,
-    augment, gather_distributed):
+    augment, gather_distributed; with pairs="labels" fit on (images, labels) batches):
         margin: m >= 0; dissimilar pairs farther apart than m cost nothing (with normalized
             embeddings distances lie in [0, 2]).
 
@@ -49,10 +49,10 @@ class Siamese(MetricLearningModel):
         z1, z2 = self.embed(self.views(x, 2), training)
         return {"z_1": z1, "z_2": z2}
 
-    def ssl_loss(self, outputs, labels=None):
+    def ssl_loss(self, outputs, y=None):
         z1, z2 = outputs["z_1"], outputs["z_2"]
         n = ops.shape(z1)[0]
-        ids = self.ids(n, labels)
+        ids = self.ids(n, y)  # labels (pairs="labels") or global image indices
         z2_all, ids_all = (distribute.all_gather(z2), distribute.all_gather(ids)) if self.gather_distributed else (z2, ids)
         g = ops.shape(z2_all)[0]
         similar = ops.cast(ops.equal(ids[:, None], ids_all[None, :]), "float32")  # (n, G)

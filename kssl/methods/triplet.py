@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from kssl import losses
+from kssl.checks import check_choice
 from kssl.methods.metric import MetricLearningModel
 
 
@@ -23,7 +24,7 @@ class Triplet(MetricLearningModel):
     same-class images are positives.
 
     Args (and those of `MetricLearningModel`: embedding_dim, hidden_dim, head_layers, pairs, normalize,
-    augment, gather_distributed):
+    augment, gather_distributed; with pairs="labels" fit on (images, labels) batches):
         margin: >= 0 (0.2 in FaceNet, with normalized embeddings and squared distances).
         mining: "batch_all", "batch_hard" or "semi_hard" (see `kssl.losses.mine_triplets`).
         distance: "squared_euclidean", "euclidean" or "cosine".
@@ -42,20 +43,18 @@ class Triplet(MetricLearningModel):
     def __init__(self, encoder, margin=0.2, mining="batch_hard", distance="squared_euclidean", **kwargs):
         super().__init__(encoder, **kwargs)
         losses._check_margin(margin)
-        if mining not in losses.MINING:
-            raise ValueError(f"`mining` must be one of {losses.MINING}; got {mining!r}.")
-        if distance not in losses.DISTANCES:
-            raise ValueError(f"`distance` must be one of {losses.DISTANCES}; got {distance!r}.")
-        self.margin, self.mining, self.distance = float(margin), mining, distance
+        self.margin = float(margin)
+        self.mining = check_choice("mining", mining, losses.MINING)
+        self.distance = check_choice("distance", distance, losses.DISTANCES)
 
     def forward(self, x, training=False):
         count = 2 if self.pairs == "views" else 1
         return {"z": ops.concatenate(self.embed(self.views(x, count), training), axis=0)}
 
-    def ssl_loss(self, outputs, labels=None):
+    def ssl_loss(self, outputs, y=None):
         z = outputs["z"]
         count = 2 if self.pairs == "views" else 1
-        ids = self.ids(ops.shape(z)[0] // count, labels)
+        ids = self.ids(ops.shape(z)[0] // count, y)  # labels (pairs="labels") or global image indices
         return losses.batch_triplet(z, ops.tile(ids, (count,)), self.margin, self.mining, self.distance,
                                     gather_distributed=self.gather_distributed)
 
