@@ -53,13 +53,13 @@ def test_queue_is_fifo_and_holds_normalised_keys():
     model = tiny_moco(queue_size=12)
     keys = [np.full((4, 8), float(i + 1), "float32") for i in range(4)]
     for batch in keys:
-        model.enqueue(keras.ops.convert_to_tensor(batch))
-    queue = model.queue.numpy()
+        model.queue.enqueue(keras.ops.convert_to_tensor(batch))
+    queue = model.queue.values.numpy()
     # 4 batches of 4 into 12 slots: the 4th overwrote the 1st (oldest).
     np.testing.assert_array_equal(queue[:4], keys[3])
     np.testing.assert_array_equal(queue[4:8], keys[1])
     np.testing.assert_array_equal(queue[8:], keys[2])
-    assert int(model.queue_pointer.numpy()) == 4
+    assert int(model.queue.pointer.numpy()) == 4
 
     keras.utils.set_random_seed(1)
     model = tiny_moco(queue_size=16)
@@ -68,10 +68,10 @@ def test_queue_is_fifo_and_holds_normalised_keys():
     model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
     expected_keys = keras.ops.normalize(model.key_head(model.key_encoder(FlipLeftRight()(x), training=True)), axis=-1)
     # The keys enqueued were made before this step's momentum update: compare loosely in direction.
-    np.testing.assert_allclose(np.linalg.norm(model.queue.numpy()[:8], axis=1), 1.0, rtol=1e-5)
-    cosine = np.sum(model.queue.numpy()[:8] * np.asarray(expected_keys), axis=1)
+    np.testing.assert_allclose(np.linalg.norm(model.queue.values.numpy()[:8], axis=1), 1.0, rtol=1e-5)
+    cosine = np.sum(model.queue.values.numpy()[:8] * np.asarray(expected_keys), axis=1)
     assert cosine.min() > 0.99
-    assert int(model.queue_pointer.numpy()) == 8
+    assert int(model.queue.pointer.numpy()) == 8
 
 
 def test_queue_size_must_be_a_multiple_of_the_global_batch():
@@ -117,13 +117,13 @@ def test_shuffling_bn_runs_and_keeps_keys_in_query_order():
 
 def test_config_round_trip_and_saved_queue(tmp_path):
     model = tiny_moco(version=1, queue_size=16, momentum=0.99)
-    model.enqueue(keras.ops.ones((16, 8)))
+    model.queue.enqueue(keras.ops.ones((16, 8)))
     clone = kssl.methods.MoCo.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     path = str(tmp_path / "moco.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_array_equal(loaded.queue.numpy(), model.queue.numpy())
+    np.testing.assert_array_equal(loaded.queue.values.numpy(), model.queue.values.numpy())
 
 
 def one_step(strategy, x, weights):
@@ -133,7 +133,7 @@ def one_step(strategy, x, weights):
     if weights is not None:
         model.set_weights(weights)
     loss = model.fit(x, batch_size=len(x), epochs=1, shuffle=False, verbose=0).history["loss"][0]
-    return float(loss), model.get_weights(), model.queue.numpy()
+    return float(loss), model.get_weights(), model.queue.values.numpy()
 
 
 def test_two_replicas_equal_one_device(mirrored):
@@ -141,7 +141,7 @@ def test_two_replicas_equal_one_device(mirrored):
     keras.utils.set_random_seed(0)
     x = smooth_images(16)
     fresh = tiny_moco(queue_size=32, momentum=0.9)
-    weights, initial_queue = fresh.get_weights(), fresh.queue.numpy()
+    weights, initial_queue = fresh.get_weights(), fresh.queue.values.numpy()
     loss_1, weights_1, queue_1 = one_step(default, x, weights)
     loss_2, weights_2, queue_2 = one_step(mirrored, x, weights)
     np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kssl
-from kssl import pretext
+from kssl.ops import pretext
 from helpers import FlipLeftRight, Identity, smooth_images
 
 
@@ -178,11 +178,15 @@ def test_jigsaw_learns_compiles_with_xla_and_round_trips(tmp_path):
      ({"num_permutations": 1}, "`num_permutations`"),
      ({"gap": -1}, "`gap` must be an integer >= 0"),
      ({"jitter": -2}, "`jitter` must be an integer >= 0"),
-     ({"tile_size": 5}, "`encoder` must take tiles of `tile_size`")],
+     ({"tile_size": 5}, "`encoder` must encode `tile_size` x `tile_size` = 5 x 5 tiles")],
 )
 def test_jigsaw_bad_arguments(kwargs, match):
+    # A flatten-and-dense encoder takes only the tile size it was built for (a convnet with global
+    # pooling takes tiles of any size).
+    inputs = keras.Input((4, 4, 1))
+    dense = keras.Model(inputs, keras.layers.Dense(8)(keras.layers.Flatten()(inputs)))
     with pytest.raises(ValueError, match=match):
-        kssl.methods.Jigsaw(tile_encoder(4), **{"tile_size": 4, **kwargs})
+        kssl.methods.Jigsaw(dense, **{"tile_size": 4, **kwargs})
 
 
 def test_jigsaw_refuses_images_too_small_for_the_grid():

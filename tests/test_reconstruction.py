@@ -167,7 +167,7 @@ MODELS = {
 
 
 def data_for(model):
-    return colour_images() if model.input_channels == 3 else smooth_images(16, 12)
+    return colour_images() if model.image_shape[-1] == 3 else smooth_images(16, 12)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -261,7 +261,7 @@ def write_fake_clipart(root, counts=None):
 
 
 def test_openclipart_loader(tmp_path, monkeypatch):
-    monkeypatch.setenv("KSSL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KSSL_CACHE", str(tmp_path / "cache"))
     write_fake_clipart(tmp_path / "openclipart")
     data = kssl.datasets.load("openclipart", path=tmp_path / "openclipart", image_size=8)
     assert data.class_names == ("animals", "food", "logos") and data.image_shape == (8, 8, 3)

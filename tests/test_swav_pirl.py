@@ -116,19 +116,19 @@ def test_prototypes_are_normalised_every_step_and_learn():
 
 def test_queue_is_a_ring_buffer_used_once_full():
     model = tiny_swav(queue_size=8)
-    z = np.stack([np.full((4, 8), v, "float32") for v in (1.0, 2.0)])  # (2 views, 4 examples, dim)
+    z = np.stack([np.full((4, 8), v, "float32") for v in (1.0, 2.0)], axis=1)  # (4 examples, 2 views, dim)
     # (not unit vectors, so that each write is recognisable)
-    model.enqueue(keras.ops.convert_to_tensor(z))
-    assert int(model.queue_filled.numpy()) == 4
-    np.testing.assert_array_equal(model.queue.numpy()[:4, 1], np.full((4, 8), 2.0))
-    np.testing.assert_array_equal(model.queue.numpy()[4:], 0.0)
-    model.enqueue(keras.ops.convert_to_tensor(z * 3))
-    model.enqueue(keras.ops.convert_to_tensor(z * 5))  # overwrites the oldest 4
-    assert int(model.queue_filled.numpy()) == 8 and int(model.queue_pointer.numpy()) == 4
-    np.testing.assert_array_equal(model.queue.numpy()[:4, 0], np.full((4, 8), 5.0))
+    model.queue.enqueue(keras.ops.convert_to_tensor(z))
+    assert int(model.queue.filled.numpy()) == 4
+    np.testing.assert_array_equal(model.queue.values.numpy()[:4, 1], np.full((4, 8), 2.0))
+    np.testing.assert_array_equal(model.queue.values.numpy()[4:], 0.0)
+    model.queue.enqueue(keras.ops.convert_to_tensor(z * 3))
+    model.queue.enqueue(keras.ops.convert_to_tensor(z * 5))  # overwrites the oldest 4
+    assert int(model.queue.filled.numpy()) == 8 and int(model.queue.pointer.numpy()) == 4
+    np.testing.assert_array_equal(model.queue.values.numpy()[:4, 0], np.full((4, 8), 5.0))
     scores = [keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(4, 5)).astype("float32"))] * 2
     with_queue = np.asarray(model.codes(scores)[0])
-    model.queue_filled.assign(0)
+    model.queue.filled.assign(0)
     without = np.asarray(model.codes(scores)[0])
     np.testing.assert_allclose(without, kssl.clustering.sinkhorn(scores[0]), rtol=1e-5)
     assert np.abs(with_queue - without).max() > 1e-3
@@ -179,14 +179,14 @@ def test_memory_bank_update_follows_its_formula_after_one_fit_step():
     model = tiny_pirl(memory_momentum=0.5)
     model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=False)  # weights fixed: f is reproducible
     x, index = smooth_images(4), np.array([3, 7, 11, 0])
-    before = model.memory_bank.numpy()
+    before = model.memory_bank.bank.numpy()
     model.fit(x, index, batch_size=4, epochs=1, verbose=0, shuffle=False)
     f = np.asarray(model(x, training=True)["f"])  # batch-norm in training mode, as in the step
     expected = before.copy()
     mixed = 0.5 * before[index] + 0.5 * f
     expected[index] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
-    np.testing.assert_allclose(model.memory_bank.numpy(), expected, rtol=1e-5, atol=1e-6)
-    assert np.abs(model.memory_bank.numpy()[index] - before[index]).max() > 1e-3
+    np.testing.assert_allclose(model.memory_bank.bank.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(model.memory_bank.bank.numpy()[index] - before[index]).max() > 1e-3
 
 
 def test_pirl_loss_mixes_the_two_terms_with_lambda():
@@ -196,7 +196,7 @@ def test_pirl_loss_mixes_the_two_terms_with_lambda():
     index = keras.ops.convert_to_tensor(np.array([1, 2, 3, 4], "int32"))
     model.seed_generator = keras.random.SeedGenerator(5)  # the same negatives for the three losses
     negatives = model.negatives()
-    positives = np.asarray(model.memory_bank.numpy())[[1, 2, 3, 4]]
+    positives = np.asarray(model.memory_bank.bank.numpy())[[1, 2, 3, 4]]
     jigsaw = float(kssl.losses.info_nce(outputs["g"], positives, negatives, model.temperature))
     image = float(kssl.losses.info_nce(outputs["f"], positives, negatives, model.temperature))
     model.seed_generator = keras.random.SeedGenerator(5)
@@ -229,7 +229,7 @@ CASES = {
     "prototypes": (lambda: tiny_swav(num_prototypes=1), "`num_prototypes` must be an integer >= 2"),
     "swav temperature": (lambda: tiny_swav(temperature=-1.0), "`temperature` must be a number > 0"),
     "one view": (lambda: tiny_swav(augment=[Identity()]), "`augment` must list at least the 2 large views"),
-    "queue vs batch": (lambda: tiny_swav(queue_size=6).enqueue(keras.ops.zeros((2, 4, 8))),
+    "queue vs batch": (lambda: tiny_swav(queue_size=6).queue.enqueue(keras.ops.zeros((4, 2, 8))),
                        "`queue_size` \\(6\\) must be a multiple of the global batch size"),
     "multi-crop count": (lambda: kssl.augment.multi_crop_views(12, 6, num_small=-1), "`num_small` must be an integer >= 0"),
     "lambda": (lambda: tiny_pirl(jigsaw_weight=1.5), "`jigsaw_weight` must be a number in \\[0, 1\\]"),
@@ -238,7 +238,7 @@ CASES = {
     "negatives vs bank": (lambda: tiny_pirl(memory_bank_size=4), "`num_negatives` must be at most `memory_bank_size`"),
     "bank vs dataset": (lambda: indexed_batches(np.zeros((30, 12, 12, 1), "float32"), memory_bank_size=20),
                         "`memory_bank_size` \\(20\\) must be at least the number of training images \\(30\\)"),
-    "no indices": (lambda: tiny_pirl().compute_loss(y=None, y_pred={}), "PIRL needs each image's dataset index"),
+    "no indices": (lambda: tiny_pirl().ssl_loss({}, None), "PIRL needs each image's dataset index"),
     "tile grid": (lambda: tiny_pirl(gap=-1), "`gap` must be an integer >= 0"),
 }
 

@@ -1,7 +1,8 @@
 """Momentum ("mean teacher") encoders, once for every method that needs one (MoCo; later BYOL-style).
 
 solo-learn's BaseMomentumMethod idea in Keras: a method builds a frozen copy of a network with
-`momentum_copy`, lists (online, momentum) pairs, and calls `momentum_update` after each optimizer step:
+`momentum_copy`, lists (online, momentum) pairs, and calls `momentum_update` after each optimizer step
+(from its `after_step`):
 
     theta_k <- m * theta_k + (1 - m) * theta_q
 
@@ -11,12 +12,6 @@ not averaged).
 """
 
 import keras
-from keras.src.models.functional import Functional
-
-
-def check_momentum(momentum):
-    if not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
-        raise ValueError(f"`momentum` must be a number in [0, 1); got {momentum!r}.")
 
 
 def momentum_copy(network, input_shape=None):
@@ -27,16 +22,26 @@ def momentum_copy(network, input_shape=None):
     encoder normalises with batch statistics in training, like the query encoder.
 
     Args:
-        network: a functional `keras.Model` (cloned), or a layer with `get_config` (rebuilt from its
-            config, then built with `input_shape`).
-        input_shape: the layer's input shape; not needed for a functional model.
+        network: a `keras.Model` (`keras.models.clone_model`: a functional or Sequential model's graph is
+            rebuilt, another model is rebuilt from its config), or a layer with `get_config`.
+        input_shape: the input shape to build a copy that is not built yet (a layer, a subclassed
+            model); not needed for a functional model.
+
+    Example:
+    >>> import kssl
+    >>> online = kssl.heads.ProjectionHead(8, 4)
+    >>> online.build((None, 16))
+    >>> target = kssl.momentum.momentum_copy(online, input_shape=(None, 16))
+    >>> len(target.trainable_weights), len(kssl.momentum.momentum_pairs(online, target))
+    (0, 5)
     """
-    if isinstance(network, Functional):
+    if isinstance(network, keras.Model):
         copy = keras.models.clone_model(network)
     else:
-        if input_shape is None:
-            raise ValueError(f"`input_shape` is needed to copy the layer {network.name!r}.")
         copy = network.__class__.from_config(network.get_config())
+    if not copy.built:
+        if input_shape is None:
+            raise ValueError(f"`input_shape` is needed to build the copy of {network.name!r}.")
         copy.build(input_shape)
     copy.set_weights(network.get_weights())
     for variable in copy.weights:

@@ -15,8 +15,9 @@ import numpy as np
 from keras import ops
 
 from kssl import losses
-from kssl.layers import color
+from kssl.checks import check_choice, check_positive
 from kssl.core import ImageModel
+from kssl.layers import color
 from kssl.layers.heads import ConvDecoder, feature_map_model
 
 HEADS = ("regression", "classification")
@@ -65,12 +66,9 @@ class Colorization(ImageModel):
             )
         # RGB images in; the encoder sees their L channel.
         super().__init__(encoder, augment=augment, image_shape=(*encoder.input_shape[1:3], 3), **kwargs)
-        if head not in HEADS:
-            raise ValueError(f"`head` must be one of {HEADS}; got {head!r}.")
-        if not isinstance(temperature, (int, float)) or temperature <= 0:
-            raise ValueError(f"`temperature` must be a number > 0; got {temperature!r}.")
-        self.head, self.grid, self.neighbours, self.sigma = head, grid, neighbours, float(sigma)
-        self.temperature, self.decoder_widths = float(temperature), decoder_widths
+        self.head = check_choice("head", head, HEADS)
+        self.grid, self.neighbours, self.sigma = grid, neighbours, float(sigma)
+        self.temperature, self.decoder_widths = check_positive("temperature", temperature), decoder_widths
         self.bins = color.ab_bins(grid)
         if class_weights is not None:
             class_weights = [float(w) for w in np.asarray(class_weights).ravel()]

@@ -11,8 +11,9 @@ import keras
 import numpy as np
 
 from kssl import losses
-from kssl.layers import corrupt
+from kssl.checks import check_choice
 from kssl.core import ImageModel
+from kssl.layers import corrupt
 from kssl.layers.heads import ConvDecoder, feature_map_model
 
 
@@ -48,10 +49,8 @@ class DenoisingAutoencoder(ImageModel):
     def __init__(self, encoder, corruption="gaussian", noise_level=0.3, loss="mse", decoder_widths=None,
                  augment=None, seed=None, **kwargs):
         super().__init__(encoder, augment=augment, **kwargs)
-        if loss not in losses.RECONSTRUCTION_LOSSES:
-            raise ValueError(f"`loss` must be one of {losses.RECONSTRUCTION_LOSSES}; got {loss!r}.")
-        if corruption not in corrupt.CORRUPTIONS:
-            raise ValueError(f"`corruption` must be one of {sorted(corrupt.CORRUPTIONS)}; got {corruption!r}.")
+        check_choice("loss", loss, losses.RECONSTRUCTION_LOSSES)
+        check_choice("corruption", corruption, sorted(corrupt.CORRUPTIONS))
         if not isinstance(noise_level, (int, float)) or noise_level < 0 or (corruption != "gaussian" and noise_level > 1):
             expected = ">= 0 (the noise stddev)" if corruption == "gaussian" else "in [0, 1] (a probability)"
             raise ValueError(f"`noise_level` must be a number {expected} for corruption={corruption!r}; got {noise_level!r}.")

@@ -13,9 +13,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kssl.ops import pretext
+from kssl.checks import check_positive_int
 from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
+from kssl.ops import pretext
 
 
 @keras.saving.register_keras_serializable(package="kssl")
@@ -23,7 +24,8 @@ class Exemplar(ImageModel):
     """Exemplar CNN: classify every augmented view of a seed image as that image's own class.
 
     The data must yield `(images, exemplar_ids)`: id i in [0, num_exemplars) names seed image i (the
-    only "label" there is, assigned by the user, e.g. `np.arange(N)`; no class labels are used).
+    only "label" there is, assigned by the user, e.g. `np.arange(N)`; no class labels are used). The
+    ids arrive as Keras' `y`, which `ssl_loss(outputs, y)` reads.
     Each step makes `views` random views of every image and gives each view its image's id.
 
     Only the parametric form is provided: a softmax over `num_exemplars` classes (the paper's 8000
@@ -57,11 +59,8 @@ class Exemplar(ImageModel):
 
     def __init__(self, encoder, num_exemplars, augment=None, views=2, hidden_dim=None, head_layers=1, **kwargs):
         super().__init__(encoder, augment=augment, **kwargs)
-        if isinstance(num_exemplars, bool) or not isinstance(num_exemplars, int) or num_exemplars < 2:
-            raise ValueError(f"`num_exemplars` must be an integer >= 2; got {num_exemplars!r}.")
-        if isinstance(views, bool) or not isinstance(views, int) or views < 1:
-            raise ValueError(f"`views` must be an integer >= 1; got {views!r}.")
-        self.num_exemplars, self.num_views = num_exemplars, views
+        self.num_exemplars = check_positive_int("num_exemplars", num_exemplars, 2)
+        self.num_views = check_positive_int("views", views)
         self.hidden_dim, self.head_layers = hidden_dim, head_layers
         self.head = ProjectionHead(hidden_dim or self.feature_dim, num_exemplars, num_layers=head_layers, name="head")
         self.head.build((None, self.feature_dim))
@@ -84,7 +83,8 @@ class Exemplar(ImageModel):
         logits = self.head(self.encoder(self.make_views(x), training=training), training=training)
         return {"logits": logits}
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def ssl_loss(self, outputs, y=None):
+        """Cross-entropy of every view's logits against its image's exemplar id, `y`."""
         if y is None:
             raise ValueError(
                 "Exemplar: batches must be (images, exemplar_ids) with one id in [0, num_exemplars) per "
@@ -92,14 +92,12 @@ class Exemplar(ImageModel):
             )
         labels = self.exemplar_labels(y)
         # Checked at run time: an id outside [0, N) would otherwise give a NaN or garbage loss.
+        # (tf.debugging: keras.ops has no run-time assertion.)
         tf.debugging.assert_less(
             labels, self.num_exemplars, message="Exemplar: `exemplar_ids` must be < num_exemplars."
         )
         tf.debugging.assert_non_negative(labels, message="Exemplar: `exemplar_ids` must be >= 0.")
-        return super().compute_loss(x, y, {**y_pred, "labels": labels}, sample_weight, training)
-
-    def ssl_loss(self, outputs, y=None):
-        return pretext.cross_entropy(outputs["labels"], outputs["logits"])
+        return pretext.cross_entropy(labels, outputs["logits"])
 
     def get_config(self):
         return {

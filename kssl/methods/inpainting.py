@@ -15,27 +15,18 @@ import numpy as np
 from keras import ops
 
 from kssl import losses
+from kssl.backbones.discriminator import discriminator
+from kssl.checks import check_choice, check_positive, check_positive_int, check_probability
+from kssl.core import ImageModel, scale_loss_for_distribution
 from kssl.layers import corrupt
-from kssl.core import ImageModel
 from kssl.layers.heads import ConvDecoder, feature_map_model
 
 
-def _positive(value, name, allow_zero=True):
-    if not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"`{name}` must be a number {'>=' if allow_zero else '>'} 0; got {value!r}.")
+def _non_negative(arg, value):
+    # kssl.checks has no ">= 0" check for reals (a weight of 0 switches a term off).
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError(f"`{arg}` must be a number >= 0; got {value!r}.")
     return float(value)
-
-
-def discriminator(input_shape, widths=(32, 64), name="discriminator"):
-    """A small DCGAN-style discriminator: stride-2 4x4 convolutions with LeakyReLU (no batch norm), then
-    one logit per image (real = high)."""
-    inputs = keras.Input(input_shape, name="images")
-    x = inputs
-    for i, width in enumerate(widths):
-        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv{i + 1}")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, keras.layers.Dense(1, name="logit")(x), name=name)
 
 
 @keras.saving.register_keras_serializable(package="kssl")
@@ -49,9 +40,10 @@ class ContextEncoder(ImageModel):
     With `adversarial=True`, `train_step` first updates a small discriminator (its own Adam optimizer,
     lr `discriminator_learning_rate`, beta_1 0.5 as in DCGAN) on real vs. completed images, then calls
     Keras' own step for encoder + decoder on lambda_rec * L2 + lambda_adv * adversarial loss, with the
-    discriminator frozen. Logged: `loss` (the joint loss), `reconstruction_loss`, `adversarial_loss`,
-    `discriminator_loss`. This step uses `tf.GradientTape`, so the adversarial variant runs on the
-    TensorFlow backend only; the plain variant is backend-agnostic.
+    discriminator frozen (`kssl.backbones.discriminator`). Logged: `loss` (the joint loss),
+    `reconstruction_loss`, `adversarial_loss` (both updated after the generator's optimizer step, in
+    `compute_metrics`, and in `evaluate`), `discriminator_loss`. This step uses `tf.GradientTape`, so
+    the adversarial variant runs on the TensorFlow backend only; the plain variant is backend-agnostic.
 
     Args:
         encoder: `keras.Model` from images in [0, 1] to `(batch, features)`, ending in global pooling.
@@ -82,20 +74,17 @@ class ContextEncoder(ImageModel):
                  adversarial=False, lambda_rec=0.999, lambda_adv=0.001, discriminator_learning_rate=2e-4,
                  decoder_widths=None, augment=None, seed=None, **kwargs):
         super().__init__(encoder, augment=augment, **kwargs)
-        if mask not in corrupt.MASKS:
-            raise ValueError(f"`mask` must be one of {sorted(corrupt.MASKS)}; got {mask!r}.")
+        check_choice("mask", mask, sorted(corrupt.MASKS))
         image_shape = tuple(encoder.input_shape[1:])
         side = min(image_shape[:2])
         if mask_size is None:
             mask_size = side // 2 if mask == "central" else max(1, side // 4)
-        if not isinstance(mask_size, int) or not 1 <= mask_size <= side:
+        if check_positive_int("mask_size", mask_size) > side:
             raise ValueError(f"`mask_size` must be an integer in [1, {side}] (the image side); got {mask_size!r}.")
-        if not isinstance(fill, (int, float)) or not 0.0 <= fill <= 1.0:
-            raise ValueError(f"`fill` must be a number in [0, 1]; got {fill!r}.")
         self.mask_name, self.mask_size, self.mask_count, self.mask_coverage = mask, mask_size, mask_count, mask_coverage
-        self.fill, self.adversarial = float(fill), bool(adversarial)
-        self.lambda_rec, self.lambda_adv = _positive(lambda_rec, "lambda_rec"), _positive(lambda_adv, "lambda_adv")
-        self.discriminator_learning_rate = _positive(discriminator_learning_rate, "discriminator_learning_rate", False)
+        self.fill, self.adversarial = check_probability("fill", fill), bool(adversarial)
+        self.lambda_rec, self.lambda_adv = _non_negative("lambda_rec", lambda_rec), _non_negative("lambda_adv", lambda_adv)
+        self.discriminator_learning_rate = check_positive("discriminator_learning_rate", discriminator_learning_rate)
         self.decoder_widths, self.seed = decoder_widths, seed
         mask_args = {"central": {"size": mask_size}, "random_blocks": {"size": mask_size, "count": mask_count},
                      "random_region": {"coverage": mask_coverage}}[mask]
@@ -131,14 +120,28 @@ class ContextEncoder(ImageModel):
             outputs["fake_logits"] = self.discriminator(completed, training=training)
         return outputs
 
+    def terms(self, outputs):
+        """{"reconstruction": masked L2, and with `adversarial` "adversarial": -log D(x_c)}."""
+        out = {"reconstruction": losses.reconstruction_loss(outputs["targets"], outputs["predictions"], "mse",
+                                                            mask=outputs["mask"])}
+        if self.adversarial:
+            out["adversarial"] = losses.generator_adversarial_loss(outputs["fake_logits"])
+        return out
+
     def ssl_loss(self, outputs, y=None):
-        reconstruction = losses.reconstruction_loss(outputs["targets"], outputs["predictions"], "mse", mask=outputs["mask"])
-        self.reconstruction_tracker.update_state(reconstruction)
+        terms = self.terms(outputs)
         if not self.adversarial:
-            return reconstruction
-        adversarial = losses.generator_adversarial_loss(outputs["fake_logits"])
-        self.adversarial_tracker.update_state(adversarial)
-        return self.lambda_rec * reconstruction + self.lambda_adv * adversarial
+            return terms["reconstruction"]
+        return self.lambda_rec * terms["reconstruction"] + self.lambda_adv * terms["adversarial"]
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Metric bookkeeping, the Keras hook for it: in a train step it runs after the optimizer step
+        # (and the base's after_step), and it also runs in evaluate, which should report the terms too.
+        terms = self.terms(y_pred)
+        self.reconstruction_tracker.update_state(terms["reconstruction"])
+        if self.adversarial:
+            self.adversarial_tracker.update_state(terms["adversarial"])
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def reconstruct(self, images):
         """{"inputs" (the context), "targets" (the images), "predictions" (the context with the hole
@@ -152,10 +155,8 @@ class ContextEncoder(ImageModel):
         if not self.adversarial:
             return super().train_step(data)
         import tensorflow as tf  # GradientTape: the two-optimizer step is TensorFlow-only.
-        from keras.src.losses.loss import scale_loss_for_distribution
-        from keras.src.trainers.data_adapters.data_adapter_utils import unpack_x_y_sample_weight
 
-        x, _, _ = unpack_x_y_sample_weight(data)
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         # 1. Discriminator: real images vs. completions by the current generator.
         outputs = self(x, training=True)
         completed = ops.stop_gradient(outputs["targets"] * (1.0 - outputs["mask"]) + outputs["predictions"] * outputs["mask"])

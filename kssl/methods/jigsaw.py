@@ -16,31 +16,22 @@ import math
 import keras
 from keras import ops
 
-from kssl.ops import pretext
+from kssl.checks import check_positive_int
 from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
-
-
-def check_tile_encoder(encoder, tile_size, name):
-    """The tile/patch encoder must take `tile_size` squares (or any size: (None, None, channels))."""
-    height, width = encoder.input_shape[1:3]
-    if any(side not in (None, tile_size) for side in (height, width)):
-        raise ValueError(
-            f"{name}: `encoder` must take tiles of `tile_size` x `tile_size` = {tile_size} x {tile_size} "
-            f"pixels (the encoder is applied to each tile); its input shape is {encoder.input_shape}. "
-            "Build it with input_shape=(tile_size, tile_size, channels); use "
-            "kssl.pretext.with_input_shape(model.encoder, ...) to apply it to whole images afterwards."
-        )
+from kssl.ops import pretext
 
 
 @keras.saving.register_keras_serializable(package="kssl")
 class Jigsaw(ImageModel):
     """Jigsaw: classify which permutation of a 3x3 grid of tiles the network is shown.
 
-    `encoder` is the shared-weight tile encoder (the context-free network's column): it takes
-    `tile_size` x `tile_size` tiles. A convolutional encoder with global pooling (such as
-    `kssl.backbones.convnet`) then applies to whole images too: `kssl.pretext.with_input_shape`
-    copies it for the image size, which is how the linear probe evaluates it.
+    `encoder` is the shared-weight tile encoder (the context-free network's column), applied to each
+    tile with `kssl.pretext.encode_at_any_size`: build it for `tile_size` tiles, for
+    `(None, None, channels)`, or for the whole images if it is fully convolutional with global pooling
+    (as `kssl.backbones` encoders are; then `model.encoder` takes whole images as it is). An encoder
+    built for tiles applies to whole images through `kssl.pretext.with_input_shape` (a copy at the
+    image size), which is how the examples' linear probe evaluates it.
 
     The images must hold the grid: at least 3 x (tile_size + gap + jitter) pixels a side (checked).
     Tile layout, gap and jitter: `kssl.pretext` (module docstring). Tiles are not normalised one by
@@ -48,7 +39,8 @@ class Jigsaw(ImageModel):
     transfer time the same pixel scale it was trained on.
 
     Args:
-        encoder: `keras.Model` from `(tile_size, tile_size, channels)` tiles to `(batch, features)`.
+        encoder: `keras.Model` from `(tile_size, tile_size, channels)` tiles to `(batch, features)` (see
+            above for the other input sizes it may be built for).
         tile_size: side of each tile in pixels.
         gap: smallest distance between neighbouring tiles in pixels (>= 0).
         jitter: largest random offset of a tile in its cell (>= 0).
@@ -75,14 +67,16 @@ class Jigsaw(ImageModel):
 
     def __init__(self, encoder, tile_size=9, gap=1, jitter=1, num_permutations=100, permutation_seed=0,
                  hidden_dim=512, head_layers=2, augment=None, seed=None, **kwargs):
-        super().__init__(encoder, augment=augment, **kwargs)
+        # The images are larger than the tiles the encoder sees: any size (checked against the grid on
+        # the first batch), with the encoder's channels.
+        super().__init__(encoder, augment=augment, image_shape=(None, None, encoder.input_shape[-1]), **kwargs)
         # Validates tile_size, gap and jitter (a minimum image size is checked on the first batch).
         pretext.check_grid((10**9, 10**9), self.grid, tile_size, gap, jitter)
-        check_tile_encoder(encoder, tile_size, type(self).__name__)
+        pretext.check_tile_encoder(encoder, tile_size, type(self).__name__)
         self.tile_size, self.gap, self.jitter = int(tile_size), int(gap), int(jitter)
         limit = math.factorial(self.grid**2)
-        valid = isinstance(num_permutations, int) and not isinstance(num_permutations, bool)
-        if not valid or not 2 <= num_permutations <= limit:
+        check_positive_int("num_permutations", num_permutations, 2)
+        if num_permutations > limit:
             raise ValueError(
                 f"`num_permutations` must be an integer in [2, {limit}] (9! permutations of 9 tiles); got "
                 f"{num_permutations!r}."
@@ -112,7 +106,7 @@ class Jigsaw(ImageModel):
         (view,) = self.views(x, 1)
         tiles, labels, _ = self.puzzles(view, training=True)  # random puzzles also in evaluate()
         count, t, channels = self.grid**2, self.tile_size, tiles.shape[-1]
-        features = self.encoder(ops.reshape(tiles, (-1, t, t, channels)), training=training)
+        features = pretext.encode_at_any_size(self.encoder, ops.reshape(tiles, (-1, t, t, channels)), training=training)
         features = ops.reshape(features, (-1, count * self.feature_dim))  # tiles in shuffled order
         return {"logits": self.head(features, training=training), "labels": labels}
 

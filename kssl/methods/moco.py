@@ -14,10 +14,12 @@ import keras
 from keras import ops
 
 from kssl import losses
-from kssl.training import distribute
+from kssl.checks import check_positive, check_positive_int, check_probability
 from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
-from kssl.layers.momentum import check_momentum, momentum_copy, momentum_pairs, momentum_update
+from kssl.layers.memory import Queue
+from kssl.layers.momentum import momentum_copy, momentum_pairs, momentum_update
+from kssl.training import distribute
 
 # MoCo v1: linear projection, t = 0.07. v2: 2-layer MLP head (no BN), t = 0.2, plus blur in the
 # augmentation and a cosine schedule, which live outside the model (augment=, kssl.training.pretrain).
@@ -29,10 +31,11 @@ class MoCo(ImageModel):
     """MoCo v1/v2: contrast each query with its key and a queue of keys from past batches.
 
     The key encoder and key head are momentum copies of the query ones and get no gradient; the
-    queue (`queue_size` x `projection_dim` keys, oldest overwritten first) and its pointer are
-    non-trainable weights, so checkpoints, `BackupAndRestore` and `.keras` files carry them. Under a
-    distribution strategy the keys of every replica are enqueued (the global batch), so every replica
-    holds the same queue, and the queue size must be a multiple of the global batch.
+    queue (`model.queue`, a `kssl.layers.memory.Queue` of `queue_size` x `projection_dim` keys, oldest
+    overwritten first) holds non-trainable weights, so checkpoints, `BackupAndRestore` and `.keras`
+    files carry it. After each optimizer step (`after_step`) the keys of every replica are enqueued
+    (the global batch), so every replica holds the same queue, and the queue size must be a multiple
+    of the global batch; then the key side takes its momentum update from the UPDATED query side.
 
     Batch-norm leakage (MoCo's "shuffling BN"): a query and its key must not share batch statistics the
     network can exploit. kssl's encoders use synchronized (global) batch norm, SimCLR's answer to the
@@ -59,7 +62,7 @@ class MoCo(ImageModel):
     >>> model = kssl.methods.MoCo(encoder, version=2, projection_dim=16, queue_size=64)
     >>> model.compile(optimizer=keras.optimizers.SGD(0.1))
     >>> history = model.fit(np.random.rand(64, 28, 28, 1).astype("float32"), batch_size=16, verbose=0)
-    >>> int(model.queue_pointer.numpy())   # 4 batches of 16 keys enqueued into 64 slots: back at 0
+    >>> int(model.queue.pointer.numpy())   # 4 batches of 16 keys enqueued into 64 slots: back at 0
     0
     """
 
@@ -70,29 +73,22 @@ class MoCo(ImageModel):
         super().__init__(encoder, augment=augment, **kwargs)
         if version not in VERSIONS:
             raise ValueError(f"`version` must be 1 or 2; got {version!r}.")
-        check_momentum(momentum)
-        for arg, value in (("queue_size", queue_size), ("projection_dim", projection_dim),
-                           ("shuffle_bn_splits", shuffle_bn_splits)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{arg}` must be an integer >= 1; got {value!r}.")
+        self.version = version
+        self.momentum = check_probability("momentum", momentum, high_open=True)
+        self.queue_size = check_positive_int("queue_size", queue_size)
+        self.projection_dim = check_positive_int("projection_dim", projection_dim)
+        self.shuffle_bn_splits = check_positive_int("shuffle_bn_splits", shuffle_bn_splits)
         temperature = VERSIONS[version]["temperature"] if temperature is None else temperature
-        losses._check_temperature(temperature)
-        self.version, self.projection_dim, self.queue_size = version, projection_dim, queue_size
-        self.momentum, self.temperature, self.hidden_dim = float(momentum), float(temperature), hidden_dim
-        self.shuffle_bn_splits, self.seed = shuffle_bn_splits, seed
+        self.temperature = check_positive("temperature", temperature)
+        self.hidden_dim, self.seed = hidden_dim, seed
 
         self.head = ProjectionHead(hidden_dim or self.feature_dim, projection_dim, batch_norm=False,
                                    num_layers=VERSIONS[version]["head_layers"], name="head")
         self.head.build((None, self.feature_dim))
         self.key_encoder = momentum_copy(encoder)
         self.key_head = momentum_copy(self.head, input_shape=(None, self.feature_dim))
-        self.queue = self.add_weight(
-            shape=(queue_size, projection_dim), name="queue", trainable=False, aggregation="only_first_replica",
-            initializer=keras.initializers.RandomNormal(seed=seed),
-        )
-        self.queue.assign(ops.normalize(self.queue, axis=-1))
-        self.queue_pointer = self.add_weight(shape=(), dtype="int32", name="queue_pointer", trainable=False,
-                                             initializer="zeros", aggregation="only_first_replica")
+        self.queue = Queue(queue_size, projection_dim, initializer=keras.initializers.RandomNormal(seed=seed),
+                           normalize=True, name="queue")
         self._shuffle_seed = keras.random.SeedGenerator(seed + 1)
         self.built = True
 
@@ -126,32 +122,12 @@ class MoCo(ImageModel):
         return x
 
     def ssl_loss(self, outputs, y=None):
-        return losses.info_nce(outputs["q"], outputs["k"], negative_keys=self.queue, temperature=self.temperature)
+        return losses.info_nce(outputs["q"], outputs["k"], negative_keys=self.queue.values,
+                               temperature=self.temperature)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
-        if training:  # after the loss has read the queue
-            self.enqueue(distribute.all_gather(y_pred["k"]))
-        return loss
-
-    def enqueue(self, keys):
-        """Writes `keys` (the global batch's, `(G, projection_dim)`) over the oldest entries."""
-        global_batch = keys.shape[0]
-        if global_batch is not None and self.queue_size % global_batch:
-            raise ValueError(
-                f"MoCo: `queue_size` ({self.queue_size}) must be a multiple of the global batch size "
-                f"({global_batch} = batch per replica x {distribute.num_replicas()} replicas), so the "
-                "queue dequeues whole batches."
-            )
-        count = ops.shape(keys)[0]
-        slots = ops.mod(self.queue_pointer + ops.arange(count, dtype="int32"), self.queue_size)
-        self.queue.assign(ops.scatter_update(self.queue, slots[:, None], ops.cast(keys, self.queue.dtype)))
-        self.queue_pointer.assign(ops.mod(self.queue_pointer + count, self.queue_size))
-
-    def train_step(self, data):
-        logs = super().train_step(data)  # loss, gradients, optimizer step, enqueue
-        momentum_update(self._momentum_pairs(), self.momentum)
-        return logs
+    def after_step(self, x, y, outputs):
+        self.queue.enqueue(distribute.all_gather(outputs["k"]))  # this step's keys, every replica's
+        momentum_update(self._momentum_pairs(), self.momentum)  # theta_k <- m theta_k + (1 - m) theta_q
 
     def _momentum_pairs(self):
         return momentum_pairs(self.encoder, self.key_encoder) + momentum_pairs(self.head, self.key_head)

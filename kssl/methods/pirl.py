@@ -15,22 +15,17 @@ import keras
 from keras import ops
 
 from kssl import losses
-from kssl.training import distribute
-from kssl.ops import pretext
+from kssl.checks import check_positive, check_positive_int, check_probability
 from kssl.core import ImageModel
-from kssl.methods.swav import _positive_int, encode_at_any_size
-
-
-def _fraction(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"`{name}` must be a number in [0, 1]; got {value!r}.")
-    return float(value)
+from kssl.layers.memory import MemoryBank
+from kssl.ops import pretext
+from kssl.training import distribute
 
 
 def indexed_batches(images, batch_size=256, shuffle=True, seed=None, memory_bank_size=None, drop_remainder=True):
     """A `tf.data.Dataset` of `(float images in [0, 1], int32 dataset index)` batches: how PIRL's
     train step learns which memory-bank entry each image owns (Keras passes the second element as
-    `y` to `compute_loss`, which PIRL reads as the index).
+    `y`, which PIRL's `ssl_loss` and `after_step` read as the index).
 
     Args:
         images: a `kssl.datasets.Split`, or an array `(N, height, width, channels)` (uint8 is divided
@@ -65,16 +60,18 @@ class PIRL(ImageModel):
     """PIRL: the representation of an image should not change when its jigsaw tiles are shuffled.
 
     Data: batches of `(images, indices)`, index = the image's row in the training set, in
-    `[0, memory_bank_size)` (`kssl.methods.pirl.indexed_batches`, or `model.fit(x, np.arange(len(x)))`).
-    The memory bank (`memory_bank_size` x `projection_dim`, a non-trainable weight, so checkpoints
-    carry it) holds one moving average of f(v_I) per image; each step's entries are updated with the
-    formula above. Under a distribution strategy the whole global batch is written on every replica.
+    `[0, memory_bank_size)` (`kssl.methods.pirl.indexed_batches`, or `model.fit(x, np.arange(len(x)))`):
+    the index arrives as Keras' `y`. The memory bank (`model.memory_bank`, a
+    `kssl.layers.memory.MemoryBank` of `memory_bank_size` x `projection_dim` non-trainable weights, so
+    checkpoints carry it) holds one moving average of f(v_I) per image; after each optimizer step
+    (`after_step`) the step's entries are updated with the formula above. Under a distribution
+    strategy the whole global batch is written on every replica.
 
     The jigsaw branch cuts a 3x3 grid of `tile_size` tiles (`kssl.pretext.extract_tiles`, with `gap`
     and `jitter`), shuffles them with a random permutation of a maximal-Hamming set
     (`kssl.pretext.maximal_hamming_permutations`, like `kssl.methods.Jigsaw`), encodes each tile with
-    the same encoder at the tile size (`kssl.methods.swav.encode_at_any_size`: the encoder must be fully
-    convolutional with global pooling), projects each tile's features and then their concatenation.
+    the same encoder at the tile size (`kssl.pretext.encode_at_any_size`: the encoder must be fully
+    convolutional with global pooling, or built with `(None, None, channels)` inputs), projects each tile's features and then their concatenation.
 
     NCE: kssl uses the softmax form (`kssl.losses.info_nce`: one positive, the image's memory entry,
     against `num_negatives` random memory entries), not the paper's binary NCE with noise
@@ -103,32 +100,31 @@ class PIRL(ImageModel):
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> x = np.random.rand(32, 28, 28, 1).astype("float32")
     >>> history = model.fit(x, np.arange(32), batch_size=16, epochs=1, verbose=0)
-    >>> tuple(model.memory_bank.shape)
+    >>> tuple(model.memory_bank.bank.shape)
     (32, 8)
     """
 
     grid = 3
-    uses_labels = True  # the "labels" are dataset indices (see compute_loss)
 
     def __init__(self, encoder, memory_bank_size, projection_dim=128, num_negatives=4096, temperature=0.07,
                  jigsaw_weight=0.5, memory_momentum=0.5, tile_size=9, gap=0, jitter=0, num_permutations=100,
                  augment=None, seed=0, **kwargs):
         super().__init__(encoder, augment=augment, **kwargs)
-        self.memory_bank_size = _positive_int(memory_bank_size, "memory_bank_size", 2)
-        self.projection_dim = _positive_int(projection_dim, "projection_dim", 1)
-        self.num_negatives = _positive_int(num_negatives, "num_negatives", 1)
+        self.memory_bank_size = check_positive_int("memory_bank_size", memory_bank_size, 2)
+        self.projection_dim = check_positive_int("projection_dim", projection_dim)
+        self.num_negatives = check_positive_int("num_negatives", num_negatives)
         if self.num_negatives > self.memory_bank_size:
             raise ValueError(f"`num_negatives` must be at most `memory_bank_size` ({memory_bank_size}); got "
                              f"{num_negatives!r}.")
-        losses._check_temperature(temperature)
-        self.temperature = float(temperature)
-        self.jigsaw_weight = _fraction(jigsaw_weight, "jigsaw_weight")
-        self.memory_momentum = _fraction(memory_momentum, "memory_momentum")
+        self.temperature = check_positive("temperature", temperature)
+        self.jigsaw_weight = check_probability("jigsaw_weight", jigsaw_weight)
+        self.memory_momentum = check_probability("memory_momentum", memory_momentum)
         if self.memory_momentum == 1.0:
             raise ValueError("`memory_momentum` must be in [0, 1): with 1 the memory bank never learns; got 1.0.")
         pretext.check_grid((10**9, 10**9), self.grid, tile_size, gap, jitter)
+        pretext.check_tile_encoder(encoder, tile_size, type(self).__name__)
         self.tile_size, self.gap, self.jitter = int(tile_size), int(gap), int(jitter)
-        self.num_permutations = _positive_int(num_permutations, "num_permutations", 1)
+        self.num_permutations = check_positive_int("num_permutations", num_permutations)
         self.permutations = pretext.maximal_hamming_permutations(num_permutations, self.grid**2)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -139,11 +135,8 @@ class PIRL(ImageModel):
         self.image_head.build((None, self.feature_dim))
         self.tile_head.build((None, self.feature_dim))
         self.jigsaw_head.build((None, self.grid**2 * projection_dim))
-        self.memory_bank = self.add_weight(
-            shape=(memory_bank_size, projection_dim), name="memory_bank", trainable=False,
-            initializer=keras.initializers.RandomNormal(seed=seed), aggregation="only_first_replica",
-        )
-        self.memory_bank.assign(ops.normalize(self.memory_bank, axis=-1))
+        self.memory_bank = MemoryBank(memory_bank_size, projection_dim, momentum=memory_momentum, seed=seed,
+                                      name="memory_bank")
         self.built = True
 
     def jigsaw(self, view):
@@ -158,43 +151,37 @@ class PIRL(ImageModel):
         f = self.image_head(self.encoder(image, training=training))
         tiles = self.jigsaw(transformed)
         t, channels = self.tile_size, tiles.shape[-1]
-        tile_features = encode_at_any_size(self.encoder, ops.reshape(tiles, (-1, t, t, channels)), training=training)
+        tile_features = pretext.encode_at_any_size(self.encoder, ops.reshape(tiles, (-1, t, t, channels)), training=training)
         projected = ops.reshape(self.tile_head(tile_features), (-1, self.grid**2 * self.projection_dim))
         g = self.jigsaw_head(projected)
         return {"f": ops.normalize(f, axis=-1), "g": ops.normalize(g, axis=-1)}
 
     def negatives(self):
         """`num_negatives` memory-bank entries drawn uniformly at random."""
-        index = keras.random.randint((self.num_negatives,), 0, self.memory_bank_size, seed=self.seed_generator)
-        return ops.take(self.memory_bank, ops.cast(index, "int32"), axis=0)
+        return self.memory_bank.sample(self.num_negatives, self.seed_generator)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def dataset_index(self, y):
+        """`y`, the batch's dataset indices, as `(batch,)` int32; refuses a batch without them."""
         if y is None or "int" not in keras.backend.standardize_dtype(ops.convert_to_tensor(y).dtype):
             raise ValueError(
                 "PIRL needs each image's dataset index: the data must yield (images, indices) batches with "
                 "integer indices in [0, memory_bank_size), e.g. kssl.methods.pirl.indexed_batches(split, "
                 "batch_size) or model.fit(x, np.arange(len(x)))."
             )
-        index = ops.reshape(ops.cast(y, "int32"), (-1,))
-        # The base class (uses_labels) calls ssl_loss(y_pred, index), adds regularisers, scales for replicas.
-        loss = super().compute_loss(x, index, y_pred, sample_weight, training)
-        if training:  # after the loss has read the memory bank
-            self.update_memory(distribute.all_gather(index), distribute.all_gather(ops.stop_gradient(y_pred["f"])))
-        return loss
+        return ops.reshape(ops.cast(y, "int32"), (-1,))
 
-    def ssl_loss(self, outputs, index):
-        """lambda NCE(m_i, g(v_It)) + (1 - lambda) NCE(m_i, f(v_I)) for images with dataset `index`."""
-        positives = ops.stop_gradient(ops.take(self.memory_bank, index, axis=0))
-        negatives = ops.stop_gradient(self.negatives())
+    def ssl_loss(self, outputs, y=None):
+        """lambda NCE(m_i, g(v_It)) + (1 - lambda) NCE(m_i, f(v_I)) for images with dataset indices `y`."""
+        positives = self.memory_bank.lookup(self.dataset_index(y))
+        negatives = self.negatives()
         jigsaw = losses.info_nce(outputs["g"], positives, negatives, self.temperature)
         image = losses.info_nce(outputs["f"], positives, negatives, self.temperature)
         return self.jigsaw_weight * jigsaw + (1.0 - self.jigsaw_weight) * image
 
-    def update_memory(self, index, f):
-        """m_i <- normalize(mu m_i + (1 - mu) f_i) for each (index, f) pair of the global batch."""
-        old = ops.take(self.memory_bank, index, axis=0)
-        new = ops.normalize(self.memory_momentum * old + (1.0 - self.memory_momentum) * ops.cast(f, old.dtype), axis=-1)
-        self.memory_bank.assign(ops.scatter_update(self.memory_bank, index[:, None], new))
+    def after_step(self, x, y, outputs):
+        # m_i <- normalize(mu m_i + (1 - mu) f_i) for every image of the global batch.
+        self.memory_bank.update(distribute.all_gather(self.dataset_index(y)),
+                                distribute.all_gather(ops.stop_gradient(outputs["f"])))
 
     def get_config(self):
         return {

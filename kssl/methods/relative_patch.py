@@ -14,10 +14,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl.ops import pretext
+from kssl.checks import check_choice
 from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
-from kssl.methods.jigsaw import check_tile_encoder
+from kssl.ops import pretext
 
 
 @keras.saving.register_keras_serializable(package="kssl")
@@ -35,12 +35,15 @@ class RelativePatchPosition(ImageModel):
     "project", see `kssl.pretext.chromatic_guard`) against lens chromatic aberration, which leaks a
     patch's position in the frame. Grey images need none (`chromatic_guard="none"`).
 
-    `encoder` is the shared patch encoder: it takes `patch_size` x `patch_size` patches. A
-    convolutional encoder with global pooling applies to whole images too
-    (`kssl.pretext.with_input_shape`), which is how the linear probe evaluates it.
+    `encoder` is the shared patch encoder, applied to each patch with `kssl.pretext.encode_at_any_size`:
+    build it for `patch_size` patches, for `(None, None, channels)`, or for the whole images if it is
+    fully convolutional with global pooling (then `model.encoder` takes whole images as it is). An
+    encoder built for patches applies to whole images through `kssl.pretext.with_input_shape`, which
+    is how the examples' linear probe evaluates it.
 
     Args:
-        encoder: `keras.Model` from `(patch_size, patch_size, channels)` patches to `(batch, features)`.
+        encoder: `keras.Model` from `(patch_size, patch_size, channels)` patches to `(batch, features)`
+            (see above for the other input sizes it may be built for).
         patch_size: side of each patch in pixels.
         gap: smallest distance between neighbouring patches in pixels (>= 0).
         jitter: largest random offset of a patch in its cell (>= 0).
@@ -68,13 +71,13 @@ class RelativePatchPosition(ImageModel):
 
     def __init__(self, encoder, patch_size=9, gap=1, jitter=1, pairs_per_image=8, chromatic_guard="none",
                  hidden_dim=512, head_layers=2, augment=None, seed=None, **kwargs):
-        super().__init__(encoder, augment=augment, **kwargs)
+        # The images are larger than the patches the encoder sees: any size, the encoder's channels.
+        super().__init__(encoder, augment=augment, image_shape=(None, None, encoder.input_shape[-1]), **kwargs)
         pretext.check_grid((10**9, 10**9), self.grid, patch_size, gap, jitter, "patch_size")
-        check_tile_encoder(encoder, patch_size, type(self).__name__)
+        pretext.check_tile_encoder(encoder, patch_size, type(self).__name__, "patch_size")
         if pairs_per_image not in (1, 8):
             raise ValueError(f"`pairs_per_image` must be 1 or 8; got {pairs_per_image!r}.")
-        if chromatic_guard not in pretext.CHROMATIC_GUARDS:
-            raise ValueError(f"`chromatic_guard` must be one of {pretext.CHROMATIC_GUARDS}; got {chromatic_guard!r}.")
+        check_choice("chromatic_guard", chromatic_guard, pretext.CHROMATIC_GUARDS)
         channels = encoder.input_shape[-1]
         if chromatic_guard != "none" and channels != 3:
             raise ValueError(
@@ -131,7 +134,8 @@ class RelativePatchPosition(ImageModel):
         batch, k = ops.shape(view)[0], self.pairs_per_image
         size, channels = self.patch_size, view.shape[-1]
         first_centres = ops.reshape(centres, (batch, k, size, size, channels))[:, 0]
-        features = self.encoder(ops.concatenate([first_centres, neighbours], axis=0), training=training)
+        features = pretext.encode_at_any_size(
+            self.encoder, ops.concatenate([first_centres, neighbours], axis=0), training=training)
         centre_features = ops.repeat(features[:batch], k, axis=0)
         pairs = ops.concatenate([centre_features, features[batch:]], axis=-1)
         return {"logits": self.head(pairs, training=training), "labels": labels}

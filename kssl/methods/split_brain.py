@@ -13,7 +13,8 @@ from keras import ops
 
 from kssl import losses
 from kssl.layers import color
-from kssl.core import ImageModel, _deserialize, _serialize
+from kssl.checks import check_choice
+from kssl.core import ImageModel, _deserialize, _serialize, deserialize_augment
 from kssl.layers.heads import ConvDecoder, feature_map_model
 
 SPLITS = ("lab", "top_bottom")
@@ -37,9 +38,7 @@ class SplitHalves(keras.layers.Layer):
 
     def __init__(self, split="lab", **kwargs):
         super().__init__(**kwargs)
-        if split not in SPLITS:
-            raise ValueError(f"`split` must be one of {SPLITS}; got {split!r}.")
-        self.split = split
+        self.split = check_choice("split", split, SPLITS)
 
     def top_mask(self, height):
         return (np.arange(height) < height // 2).astype("float32")[None, :, None, None]
@@ -93,8 +92,7 @@ class SplitBrain(ImageModel):
     """
 
     def __init__(self, encoder_1, encoder_2=None, split="lab", decoder_widths=None, augment=None, **kwargs):
-        if split not in SPLITS:
-            raise ValueError(f"`split` must be one of {SPLITS}; got {split!r}.")
+        check_choice("split", split, SPLITS)
         if not isinstance(encoder_1, keras.Model):
             raise TypeError(f"`encoder_1` must be a keras.Model; got {type(encoder_1).__name__}.")
         if encoder_2 is None:
@@ -158,7 +156,7 @@ class SplitBrain(ImageModel):
                 "predictions": np.asarray(outputs["half_1"]) + (1.0 - top) * np.asarray(outputs["predicted_2"])}
 
     def get_config(self):
-        config = super().get_config()
+        config = super().get_config()  # name, trainable, dtype policy, augment
         del config["encoder"]  # rebuilt from the two halves
         return {**config, "encoder_1": _serialize(self.encoder_1), "encoder_2": _serialize(self.encoder_2),
                 "split": self.split, "decoder_widths": self.decoder_widths}
@@ -168,6 +166,5 @@ class SplitBrain(ImageModel):
         config = dict(config)
         config["encoder_1"] = _deserialize(config["encoder_1"])
         config["encoder_2"] = _deserialize(config["encoder_2"])
-        augment = config.get("augment")
-        config["augment"] = [_deserialize(a) for a in augment] if isinstance(augment, list) else _deserialize(augment)
+        config["augment"] = deserialize_augment(config.get("augment"))
         return cls(**config)

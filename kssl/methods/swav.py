@@ -15,30 +15,13 @@ import keras
 from keras import ops
 
 from kssl import losses
-from kssl.ops import clustering
-from kssl.training import distribute
+from kssl.checks import check_positive, check_positive_int
 from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
-
-
-def encode_at_any_size(encoder, images, training=False):
-    """`encoder(images)` for images of any spatial size.
-
-    A convolutional encoder with global pooling (kssl.backbones.convnet, resnet) applies to any size,
-    but a Keras functional model's input spec only admits the size it was built for; small crops
-    (SwAV's multi-crop) and tiles (PIRL) run through the same layers and weights via the model's
-    graph (`Functional.call`) instead.
-    """
-    built_for = tuple(encoder.input_shape[1:3])
-    if tuple(images.shape[1:3]) == built_for or not isinstance(encoder, keras.Model) or not hasattr(encoder, "inputs"):
-        return encoder(images, training=training)
-    return encoder.call(images, training=training)
-
-
-def _positive_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
-    return value
+from kssl.layers.memory import Queue
+from kssl.ops import clustering
+from kssl.ops.pretext import encode_at_any_size
+from kssl.training import distribute
 
 
 @keras.saving.register_keras_serializable(package="kssl")
@@ -50,13 +33,18 @@ class SwAV(ImageModel):
     twice (2 large views, no multi-crop); or None (2 identical views, for tests). Views of one size
     go through the encoder together (batch norm sees them together, as in the paper's
     per-resolution forward passes); small crops use the encoder's layers at their own size
-    (`encode_at_any_size`), so the encoder must be fully convolutional with global pooling.
+    (`kssl.pretext.encode_at_any_size`), so the encoder must be fully convolutional with global
+    pooling (or built with `(None, None, channels)` inputs).
 
     Codes: Sinkhorn-Knopp (`kssl.clustering`) over the global batch: under a distribution strategy
     every replica's scores are gathered, so N replicas compute the codes one device would. With
     `queue_size` > 0, the z of the two large views of the last `queue_size` examples (global batch,
-    the same on every replica) join the Sinkhorn problem once the queue is full (SwAV's remedy for
-    batches smaller than the number of prototypes); codes are still only used for the current batch.
+    the same on every replica; `model.queue`, a `kssl.layers.memory.Queue` written after each
+    optimizer step) join the Sinkhorn problem once the queue is full (SwAV's remedy for batches
+    smaller than the number of prototypes); codes are still only used for the current batch.
+
+    Prototypes: L2-normalised at construction and after every optimizer step (`after_step`), so every
+    step starts from unit prototypes, as the paper's normalisation before each step does.
 
     Not implemented: the paper freezes the prototypes for the first iterations (313 steps of
     ImageNet); at the standard 2-epoch budget that would be a third of the run.
@@ -90,34 +78,29 @@ class SwAV(ImageModel):
     """
 
     min_batch_size = 2
+    any_view_size = True  # multi-crop: small views of another size than the encoder's input
 
     def __init__(self, encoder, num_prototypes=3000, projection_dim=128, hidden_dim=None, head_layers=2,
                  temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, queue_size=0, augment=None, **kwargs):
         super().__init__(encoder, augment=augment, **kwargs)
         if isinstance(self.augment, list) and len(self.augment) < 2:
             raise ValueError(f"`augment` must list at least the 2 large views; got {len(self.augment)} layer(s).")
-        self.num_prototypes = _positive_int(num_prototypes, "num_prototypes", 2)
-        self.projection_dim = _positive_int(projection_dim, "projection_dim", 1)
-        self.queue_size = _positive_int(queue_size, "queue_size", 0)
-        losses._check_temperature(temperature)
-        clustering._check_sinkhorn(epsilon, sinkhorn_iterations)
-        self.temperature, self.epsilon, self.sinkhorn_iterations = float(temperature), float(epsilon), sinkhorn_iterations
+        self.num_prototypes = check_positive_int("num_prototypes", num_prototypes, 2)
+        self.projection_dim = check_positive_int("projection_dim", projection_dim)
+        self.queue_size = check_positive_int("queue_size", queue_size, 0)
+        self.temperature = check_positive("temperature", temperature)
+        clustering.check_sinkhorn(epsilon, sinkhorn_iterations)
+        self.epsilon, self.sinkhorn_iterations = float(epsilon), sinkhorn_iterations
         self.hidden_dim, self.head_layers = hidden_dim, head_layers
         self.head = ProjectionHead(hidden_dim or self.feature_dim, projection_dim, num_layers=head_layers, name="head")
         self.head.build((None, self.feature_dim))
-        # Assigned (normalised) in every replica's train step: all replicas hold the same value, so
+        # Assigned (normalised) in every replica's after_step: all replicas hold the same value, so
         # keeping the first replica's is exact.
         self.prototypes = self.add_weight(shape=(num_prototypes, projection_dim), name="prototypes",
                                           initializer="glorot_uniform", aggregation="only_first_replica")
         self.normalize_prototypes()
-        if self.queue_size:
-            # (queue_size, 2 large views, projection_dim), a ring buffer like MoCo's queue.
-            self.queue = self.add_weight(shape=(queue_size, 2, projection_dim), name="queue", trainable=False,
-                                         initializer="zeros", aggregation="only_first_replica")
-            self.queue_pointer = self.add_weight(shape=(), dtype="int32", name="queue_pointer", trainable=False,
-                                                 initializer="zeros", aggregation="only_first_replica")
-            self.queue_filled = self.add_weight(shape=(), dtype="int32", name="queue_filled", trainable=False,
-                                                initializer="zeros", aggregation="only_first_replica")
+        if self.queue_size:  # items: the 2 large views' z of one example
+            self.queue = Queue(queue_size, (2, projection_dim), name="queue")
         self.built = True
 
     @property
@@ -125,7 +108,7 @@ class SwAV(ImageModel):
         return len(self.augment) if isinstance(self.augment, list) else 2
 
     def normalize_prototypes(self):
-        """c_k <- c_k / ||c_k|| (SwAV does it before every step, without gradient)."""
+        """c_k <- c_k / ||c_k||, without gradient."""
         self.prototypes.assign(ops.normalize(self.prototypes, axis=-1))
 
     def forward(self, x, training=False):
@@ -152,11 +135,11 @@ class SwAV(ImageModel):
         for i in range(2):
             codes = clustering.global_sinkhorn(scores[i], self.epsilon, self.sinkhorn_iterations)
             if self.queue_size:
-                queue_scores = ops.matmul(ops.cast(self.queue[:, i], scores[i].dtype), ops.transpose(ops.cast(
+                queue_scores = ops.matmul(ops.cast(self.queue.values[:, i], scores[i].dtype), ops.transpose(ops.cast(
                     self.prototypes, scores[i].dtype)))
                 with_queue = clustering.global_sinkhorn(scores[i], self.epsilon, self.sinkhorn_iterations,
                                                         extra_scores=queue_scores)
-                codes = ops.where(self.queue_filled >= self.queue_size, with_queue, codes)
+                codes = ops.where(self.queue.full, with_queue, codes)
             out.append(codes)
         return out
 
@@ -164,31 +147,10 @@ class SwAV(ImageModel):
         scores = outputs["scores"]
         return losses.swapped_prediction(scores, self.codes(scores), self.temperature)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
-        if training and self.queue_size:  # after the codes have read the queue
-            self.enqueue(distribute.all_gather(y_pred["z"], axis=1))
-        return loss
-
-    def enqueue(self, z):
-        """Writes `z` (`(2, G, projection_dim)`, the global batch's two large views) over the oldest
-        entries of the queue (a ring buffer of `queue_size` examples)."""
-        global_batch = z.shape[1]
-        if global_batch is not None and self.queue_size % global_batch:
-            raise ValueError(
-                f"SwAV: `queue_size` ({self.queue_size}) must be a multiple of the global batch size "
-                f"({global_batch} = batch per replica x {distribute.num_replicas()} replicas)."
-            )
-        count = ops.shape(z)[1]
-        slots = ops.mod(self.queue_pointer + ops.arange(count, dtype="int32"), self.queue_size)
-        rows = ops.cast(ops.transpose(z, (1, 0, 2)), self.queue.dtype)  # (G, 2, projection_dim)
-        self.queue.assign(ops.scatter_update(self.queue, slots[:, None], rows))
-        self.queue_pointer.assign(ops.mod(self.queue_pointer + count, self.queue_size))
-        self.queue_filled.assign(ops.minimum(self.queue_filled + count, self.queue_size))
-
-    def train_step(self, data):
+    def after_step(self, x, y, outputs):
         self.normalize_prototypes()
-        return super().train_step(data)
+        if self.queue_size:  # the global batch's two large views, one queue item per example
+            self.queue.enqueue(ops.transpose(distribute.all_gather(outputs["z"], axis=1), (1, 0, 2)))
 
     def get_config(self):
         return {

@@ -8,14 +8,14 @@ algorithm 1 and appendix A.1), which these follow.
 import keras
 from keras import ops
 
+from kssl.checks import check_positive, check_positive_int
 from kssl.training import distribute
 
 
-def _check_sinkhorn(epsilon, iterations):
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-        raise ValueError(f"`epsilon` must be a number > 0 (SwAV uses 0.05); got {epsilon!r}.")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"`iterations` must be an integer >= 1 (SwAV uses 3); got {iterations!r}.")
+def check_sinkhorn(epsilon, iterations):
+    """Validates Sinkhorn's `epsilon` (> 0; SwAV uses 0.05) and `iterations` (>= 1; SwAV uses 3)."""
+    check_positive("epsilon", epsilon)
+    check_positive_int("iterations", iterations)
 
 
 def sinkhorn(scores, epsilon=0.05, iterations=3):
@@ -47,7 +47,7 @@ def sinkhorn(scores, epsilon=0.05, iterations=3):
     >>> q.sum(axis=1).round(4).tolist(), q.sum(axis=0).round(4).tolist()
     ([1.0, 1.0, 1.0, 1.0], [2.0, 2.0])
     """
-    _check_sinkhorn(epsilon, iterations)
+    check_sinkhorn(epsilon, iterations)
     scores = ops.convert_to_tensor(scores)
     dtype = "float64" if keras.backend.standardize_dtype(scores.dtype) == "float64" else "float32"
     scores = ops.cast(scores, dtype)

@@ -26,16 +26,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from kssl.checks import check_choice, check_positive_int
+
 # Relative-patch labels: label k <-> neighbour cell NEIGHBOURS[k] of the 3x3 grid around the centre cell 4.
 NEIGHBOURS = (0, 1, 2, 3, 5, 6, 7, 8)
 CENTRE = 4
 CHROMATIC_GUARDS = ("none", "drop", "project")
-
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
 
 
 # ---- rotation ---------------------------------------------------------------------------------------
@@ -120,10 +116,10 @@ def maximal_hamming_permutations(count, tiles=9, seed=0):
     >>> perms.shape, kssl.pretext.min_hamming_distance(perms)
     ((24, 4), 2)
     """
-    tiles = _positive_int(tiles, "tiles", 2)
+    tiles = check_positive_int("tiles", tiles, 2)
     if tiles > 9:
         raise ValueError(f"`tiles` must be at most 9 (every permutation is a candidate); got {tiles!r}.")
-    count = _positive_int(count, "count")
+    count = check_positive_int("count", count)
     if count > math.factorial(tiles):
         raise ValueError(
             f"`count` must be at most {tiles}! = {math.factorial(tiles)}, the number of permutations of "
@@ -147,10 +143,10 @@ def min_hamming_distance(permutations):
 def check_grid(image_size, grid, tile_size, gap, jitter, tile_name="tile_size"):
     """Validates a tile grid against the image size (height, width); returns the cell side.
     `tile_name` is the tile size's argument name in error messages."""
-    grid = _positive_int(grid, "grid")
-    tile_size = _positive_int(tile_size, tile_name)
-    gap = _positive_int(gap, "gap", 0)
-    jitter = _positive_int(jitter, "jitter", 0)
+    grid = check_positive_int("grid", grid)
+    tile_size = check_positive_int(tile_name, tile_size)
+    gap = check_positive_int("gap", gap, 0)
+    jitter = check_positive_int("jitter", jitter, 0)
     cell = tile_size + gap + jitter
     height, width = image_size
     if height is None or width is None:
@@ -255,8 +251,7 @@ def chromatic_guard(patches, mode="none", seed=None):
     >>> [round(float(v), 4) for v in np.asarray(out)[0, 0, 0]]
     [0.4, 0.4, 0.4]
     """
-    if mode not in CHROMATIC_GUARDS:
-        raise ValueError(f"`chromatic_guard` must be one of {CHROMATIC_GUARDS}; got {mode!r}.")
+    check_choice("chromatic_guard", mode, CHROMATIC_GUARDS)
     patches = ops.convert_to_tensor(patches)
     if mode == "none":
         return patches
@@ -274,6 +269,51 @@ def chromatic_guard(patches, mode="none", seed=None):
     scale = ops.std(kept, axis=(1, 2, 3), keepdims=True) / 100.0
     noise = keras.random.normal(ops.shape(patches), seed=seed, dtype=patches.dtype) * scale
     return patches * keep + noise * (1.0 - keep)
+
+
+# ---- tile, patch and crop encoders -----------------------------------------------------------------------
+# One convention for encoders that see tiles, patches or crops as well as whole images: the encoder is
+# fully convolutional with global pooling (every kssl.backbones encoder is) and is applied at any size
+# with `encode_at_any_size`, sharing its layers and weights; an encoder built with `(None, None, C)`
+# inputs, as keras-hub's backbones are, is called as it is. Copies at another size (`with_input_shape`,
+# `whole_image_encoder`) are only for transfer, where a fixed input shape is wanted.
+def encode_at_any_size(encoder, images, training=False):
+    """`encoder(images)` for images of any spatial size, through the encoder's own layers and weights.
+
+    A Keras functional model's input spec admits only the size it was built for; a convolutional
+    encoder with global pooling applies to any size, so tiles and small crops of another size run
+    through the model's graph (`Model.call`, which skips that check) instead.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> encoder = kssl.backbones.convnet((12, 12, 1), widths=(4, 8))
+    >>> tuple(kssl.pretext.encode_at_any_size(encoder, np.zeros((2, 6, 6, 1), "float32")).shape)
+    (2, 8)
+    """
+    built_for = tuple(encoder.input_shape[1:3]) if getattr(encoder, "inputs", None) else None
+    sizes = tuple(images.shape[1:3])
+    if built_for is None or all(b is None or b == s for b, s in zip(built_for, sizes)):
+        return encoder(images, training=training)
+    return encoder.call(images, training=training)
+
+
+def check_tile_encoder(encoder, tile_size, name, tile_name="tile_size"):
+    """Refuses an `encoder` that cannot encode `tile_size` x `tile_size` tiles into `(batch, features)`:
+    it must be built for that size, for `(None, None, channels)`, or be fully convolutional with global
+    pooling (then `encode_at_any_size` applies it to tiles, and it takes whole images as it is)."""
+    channels = encoder.input_shape[-1]
+    try:  # one all-zero tile, eagerly: a symbolic run would check the functional model's input size
+        shape = tuple(encode_at_any_size(encoder, ops.zeros((1, tile_size, tile_size, channels))).shape)
+        error = None if len(shape) == 2 else f"it outputs shape {shape}"
+    except Exception as failure:  # noqa: BLE001  (any layer's own failure, re-raised with context)
+        error = f"it fails with: {failure}"
+    if error is not None:
+        raise ValueError(
+            f"{name}: `encoder` must encode `{tile_name}` x `{tile_name}` = {tile_size} x {tile_size} tiles into "
+            f"(batch, features): build it for that size or for (None, None, channels), or make it fully "
+            f"convolutional with global pooling (as kssl.backbones encoders are); its input shape is "
+            f"{encoder.input_shape} and {error}"
+        )
 
 
 # ---- transfer --------------------------------------------------------------------------------------------
