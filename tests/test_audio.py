@@ -116,6 +116,44 @@ def test_mfcc_frames_match_the_cpc_frames(samples):
     assert audio.mfcc(wave, num_coefficients=20, deltas=False).shape == (audio.num_frames(samples), 20)
 
 
+
+# MFCC window centring: frame t is CPC's step t, samples [160 t, 160 t + 160), so its 25 ms (400-sample)
+# analysis window must be centred on sample 160 t + 80 and cover samples [160 t - 120, 160 t + 280).
+@pytest.mark.parametrize("click, frame", [(15, 0), (80, 0), (1000, 6), (1200, 7), (2000, 12), (3199, 19)])
+def test_mfcc_click_lands_in_the_frame_whose_centre_is_nearest(click, frame):
+    # Worked by hand: centres are 80, 240, 400, ...; 1000 is 40 from 1040 (t=6) and 120 from 880 (t=5);
+    # 1200 and 2000 are the centres of t=7 and t=12; 3199 is 39 from 3160 (t=19, the last of 3200 samples).
+    wave = np.zeros(3200, np.float32)
+    wave[click] = 1.0
+    c0 = audio.mfcc(wave, deltas=False)[:, 0]  # c0 ~ the frame's mean log-mel energy
+    assert int(np.argmax(c0)) == frame
+    # Frames whose window holds the click at a non-zero weight (the periodic Hann window is 0 at its first sample).
+    covers = [160 * t - 120 < click < 160 * t + 280 for t in range(len(c0))]
+    silent = c0[~np.array(covers)]
+    assert silent.size and np.ptp(silent) == 0  # frames whose window misses the click hear nothing
+    assert (c0[np.array(covers)] > silent[0]).all()
+
+
+def test_mfcc_matches_a_numpy_transcription_of_centred_frames():
+    import tensorflow as tf
+
+    wave = np.random.default_rng(0).normal(size=1700).astype(np.float32)  # 11 frames, the last one partial
+    frames = audio.num_frames(len(wave))
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)  # periodic Hann, tf.signal.stft's default
+    spectra = []
+    for t in range(frames):
+        centre = 160 * t + 80
+        segment = np.zeros(400)
+        for n in range(400):  # samples centre - 200 .. centre + 199, zero outside the clip
+            if 0 <= centre - 200 + n < len(wave):
+                segment[n] = wave[centre - 200 + n]
+        spectra.append(np.abs(np.fft.rfft(segment * window, n=512)) ** 2)
+    mel = tf.signal.linear_to_mel_weight_matrix(40, 257, audio.SAMPLE_RATE, 20.0, 7600.0).numpy()
+    log_mel = np.log(np.array(spectra) @ mel + 1e-6).astype(np.float32)
+    expected = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[:, :13].numpy()
+    np.testing.assert_allclose(audio.mfcc(wave, deltas=False), expected, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(audio.mfcc(wave)[:, :13], expected, rtol=1e-3, atol=1e-3)
+
 def write_fillets(root, rate=22050):
     import soundfile
 

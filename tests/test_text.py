@@ -3,6 +3,8 @@ masking and NSP pairs, word2vec's negatives / windows / subsampling, and the wor
 
 import gzip
 import os
+import shutil
+import zlib
 
 import keras
 import numpy as np
@@ -38,7 +40,7 @@ def tiny_corpus_tree(root):
 
 
 def test_text_corpus_reads_cleans_splits_and_caches(tmp_path, monkeypatch):
-    monkeypatch.setenv("KSSL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KSSL_CACHE", str(tmp_path / "cache"))
     root = tiny_corpus_tree(tmp_path / "data")
     corpus = kssl.datasets.text_corpus(path=root, sources=("gcide", "fortunes"), held_out_fraction=0.25, verbose=False)
     documents = corpus.train + corpus.held_out
@@ -274,3 +276,108 @@ def test_word_piece_vocabulary_learns_frequent_words_after_the_special_tokens():
     assert {"the", "sat", "on", "."} <= set(vocabulary) and len(vocabulary) <= 60
     tokens = language.MLMPreprocessor(vocabulary, sequence_length=8).tokenizer(tf.constant(["the cat sat"]))
     assert "[UNK]" not in [vocabulary[i] for i in tokens[0]]
+
+
+# ---- the Debian readers on hand-written files in the packages' formats (tests/fixtures/text) -------------
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "text")
+
+
+def test_wordnet_reader_on_data_files(tmp_path):
+    # data.{noun,verb,adj,adv}: licence lines start with two spaces (one holds a "|"), then one synset per
+    # line whose gloss follows "|": definitions and quoted examples separated by ";".
+    documents = text._read_wordnet(os.path.join(FIXTURES, "wordnet"))
+    assert documents == [
+        ["That which is perceived or known to have its own distinct existence."],
+        ["An entity that has physical existence.", "Stones and trees are physical entities."],
+        ["Feline mammal usually having thick soft fur.", "The cat sat on the mat.", "Cats purr when content."],
+        ["Draw air into, and expel out of, the lungs.", "I can breathe better now."],
+        ["(usually followed by `to') having the necessary means or skill to do something."],
+        ["Without musical accompaniment.", "They performed a cappella."],
+        ["With speed!"],
+    ]  # "x" (one word) gives no document; noun, verb, adj, adv in that order
+    shutil.copytree(os.path.join(FIXTURES, "wordnet"), tmp_path / "wordnet")
+    corpus = kssl.datasets.text_corpus(path=tmp_path, sources=("wordnet",), cache=False, verbose=False)
+    assert sorted(map(tuple, corpus.train + corpus.held_out)) == sorted(map(tuple, documents))
+
+
+def test_kjv_reader_runs_the_bible_program_and_reads_chapters(tmp_path, monkeypatch):
+    # bible.data is in the `bible` program's own compressed format: the reader runs the program. A stand-in
+    # prints the fixture (the program's output format) and records its arguments.
+    (tmp_path / "kjv").mkdir()
+    (tmp_path / "kjv" / "bible.data").write_bytes(b"")
+    program = tmp_path / "bin" / "bible"
+    program.parent.mkdir()
+    program.write_text(f'#!/bin/sh\necho "$@" > "{tmp_path}/args"\ncat "{FIXTURES}/kjv/bible_output.txt"\n')
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{program.parent}{os.pathsep}{os.environ['PATH']}")
+    corpus = kssl.datasets.text_corpus(path=tmp_path, sources=("kjv",), held_out_fraction=0, cache=False,
+                                       verbose=False)
+    assert (tmp_path / "args").read_text().split() == ["-p", str(tmp_path / "kjv"), "-l100000", "Gen1:1-Rev22:21"]
+    assert corpus.train == [  # one document per chapter; "Amen." (one word) dropped
+        ["In the first days the maker shaped the sea and the dry land.",
+         "And the land was bare; and the waters covered the deep places.", "And a wind moved over the waters.",
+         "And he said, Let there be day: and there was day."],
+        ["Thus the sea and the land were finished.", "And on the next day he rested from the work which he had made."],
+        ["He that speaketh these words saith, I come soon.", "Grace be with you all."],
+    ]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="apt-get install bible-kjv"):
+        text._read_kjv(str(tmp_path / "kjv"))
+
+
+def _r_serialize(value):
+    """R's XDR serialisation (version 3, as `saveRDS` writes): a character vector, an integer vector, a
+    logical vector, or a dict as a named list. Enough to write a janeaustenr-style lazy-load database."""
+    import struct
+
+    def i(n):
+        return struct.pack(">i", n)
+
+    def chars(s):
+        b = s.encode("utf-8")
+        return i(0x00040009) + i(len(b)) + b  # CHARSXP, ASCII
+
+    def item(v):
+        if isinstance(v, dict):
+            body = b"".join(item(x) for x in v.values())
+            names = i(16) + i(len(v)) + b"".join(chars(k) for k in v)
+            # VECSXP with attributes, then the attribute pairlist: (names = ...), NILVALUE
+            return i(19 | 0x200) + i(len(v)) + body + i(2 | 0x400) + i(1) + chars("names") + names + i(254)
+        if isinstance(v, bool):
+            return i(10) + i(1) + i(int(v))
+        if all(isinstance(x, str) for x in v):
+            return i(16) + i(len(v)) + b"".join(chars(x) for x in v)
+        return i(13) + i(len(v)) + b"".join(i(int(x)) for x in v)
+
+    return b"X\n" + i(3) + i(0x040201) + i(0x030500) + i(5) + b"UTF-8" + item(value)
+
+
+def test_austen_reader_on_an_r_lazy_load_database(tmp_path):
+    # janeaustenr's data/Rdata.rdb holds each novel as a zlib stream (after a 4-byte length) of an R
+    # character vector of lines; Rdata.rdx (gzip) is a named list mapping each name to (offset, length).
+    pytest.importorskip("rdata")
+    novels = {
+        "emma": ["EMMA", "", "By Jane Austen", "", "VOLUME I", "", "CHAPTER I", "",
+                 "Emma Woodhouse, handsome, clever, and rich, had lived nearly",
+                 "twenty-one years. She was _very_ happy.", "", "CHAPTER II", "",
+                 "Mr. Weston was a native of Highbury. He was born there.", "", "Chapter 3", "One line only."],
+        "persuasion": ["PERSUASION", "", "Chapter 1", "", "Sir Walter Elliot never took up any book",
+                       "but the Baronetage. There he found occupation."],
+    }
+    database, variables = b"", {}
+    for name, lines in novels.items():
+        blob = _r_serialize(lines)
+        record = len(blob).to_bytes(4, "big") + zlib.compress(blob)
+        variables[name] = [len(database), len(record)]
+        database += record
+    directory = tmp_path / "austen"
+    directory.mkdir()
+    (directory / "Rdata.rdb").write_bytes(database)
+    (directory / "Rdata.rdx").write_bytes(gzip.compress(_r_serialize(
+        {"variables": variables, "references": {}, "compressed": True})))
+    documents = text._read_austen(str(directory))
+    assert documents == [
+        ["Emma Woodhouse, handsome, clever, and rich, had lived nearly twenty-one years.", "She was very happy."],
+        ["Mr. Weston was a native of Highbury.", "He was born there."],
+        ["Sir Walter Elliot never took up any book but the Baronetage.", "There he found occupation."],
+    ]  # title pages and the one-sentence "Chapter 3" give no document; underscores (italics) dropped

@@ -157,6 +157,12 @@ def _read_kjv(directory):
         raise FileNotFoundError("The King James Bible needs the `bible` program: apt-get install bible-kjv")
     output = subprocess.run([program, "-p", directory, "-l100000", "Gen1:1-Rev22:21"], check=True,
                             capture_output=True, text=True).stdout
+    return _parse_kjv(output)
+
+
+def _parse_kjv(output):
+    """Chapters of `bible -l100000` output: per chapter an empty line, "<Book> <chapter>", an empty line,
+    then one "  <n> <verse>" line per verse (unwrapped at that width)."""
     documents, chapter = [], []
     for line in output.splitlines():
         verse = re.match(r"^\s*\d+\s+(.*)$", line)
@@ -212,16 +218,24 @@ def _read_austen_rdata(directory):
     for name in sorted(index["variables"]):
         start, length = (int(v) for v in index["variables"][name])
         lines = rdata.conversion.convert(rdata.parser.parse_data(zlib.decompress(database[start + 4:start + length])))
-        chapter = []
-        for line in list(lines) + ["CHAPTER END"]:
-            line = str(line)
-            if re.match(r"^\s*(CHAPTER|Chapter)\b", line):
-                sentences = _clean_sentences(split_sentences(" ".join(chapter).replace("_", "")))
-                if len(sentences) > 1:
-                    documents.append(sentences)
-                chapter = []
-            else:
-                chapter.append(line)
+        documents.extend(_austen_chapters(lines))
+    return documents
+
+
+def _austen_chapters(lines):
+    """A novel's lines (janeaustenr's character vector) as chapters: text between "CHAPTER ..." /
+    "Chapter ..." headings, italics underscores dropped; a piece of one sentence or none (a title page) is
+    skipped."""
+    documents, chapter = [], []
+    for line in list(lines) + ["CHAPTER END"]:
+        line = str(line)
+        if re.match(r"^\s*(CHAPTER|Chapter)\b", line):
+            sentences = _clean_sentences(split_sentences(" ".join(chapter).replace("_", "")))
+            if len(sentences) > 1:
+                documents.append(sentences)
+            chapter = []
+        else:
+            chapter.append(line)
     return documents
 
 
