@@ -1,9 +1,13 @@
 """Encoders: functional `keras.Model`s from image to feature vector.
 
 Built only from Keras' own layers, so a saved encoder deserialises in safe mode with no custom code.
-ResNet-50 at ImageNet sizes is keras-hub's `ResNetBackbone`; keras-hub's ResNet stem (stride-2 conv
+ResNets at ImageNet sizes are keras-hub's `ResNetBackbone`; keras-hub's ResNet stem (stride-2 conv
 then max-pool) shrinks a 28-32 px image 4x before the first block, so small images get the CIFAR
 stem of the SimCLR paper (3x3 conv, stride 1, no pool), written here.
+
+Every batch norm of every backbone here is synchronised (`synchronize_batch_norm`): under a
+distribution strategy its statistics are those of the global batch, as SimCLR's global BN, so N
+replicas train the model one device trains on the same global batch.
 """
 
 import keras
@@ -29,6 +33,54 @@ def _check_input_shape(input_shape):
 def _bn(name):
     # Synchronised: under MirroredStrategy the statistics are those of the global batch.
     return layers.BatchNormalization(synchronized=True, name=name)
+
+
+def synchronize_batch_norm(model):
+    """`model` with every `BatchNormalization` layer synchronised across replicas, weights kept.
+
+    Without it each replica normalises with its own slice of the batch (N replicas of batch B/N do not
+    train what one device does on B, and contrastive methods can cheat through the statistics, which
+    is why SimCLR uses global BN). Functional and Sequential models are rebuilt (nested ones too, e.g.
+    keras-hub's `ResNetBackbone` inside an encoder) with `keras.models.clone_model`, each batch norm
+    re-created from its config with `synchronized=True`, then the weights copied over; a model whose
+    batch norms are all synchronised comes back as is. A nested keras-hub backbone comes back as a
+    plain functional model of the same Keras layers (so it also loads without keras-hub).
+
+    Args:
+        model: a functional or Sequential `keras.Model`.
+
+    Returns:
+        A `keras.Model` computing what `model` computes, with synchronised batch norm.
+
+    Example:
+    >>> import keras, kssl
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
+    >>> [layer.synchronized for layer in kssl.backbones.synchronize_batch_norm(model).layers]
+    [True]
+    """
+    if all(layer.synchronized for layer in batch_norm_layers(model)):
+        return model
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, layers.BatchNormalization):
+            config["synchronized"] = True
+        return layer.__class__.from_config(config)
+
+    synced = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    synced.set_weights(model.get_weights())
+    return synced
+
+
+def batch_norm_layers(model):
+    """Every `BatchNormalization` layer of `model`, nested models included."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(batch_norm_layers(layer))
+    return found
 
 
 def _conv_bn_relu(x, filters, kernel, strides, name):
@@ -65,8 +117,9 @@ def resnet(depth=18, input_shape=(32, 32, 3), width=64, small_input=None, name=N
         name: model name (default "resnet{depth}").
 
     Returns:
-        A functional `keras.Model` from images in [0, 1] to `(batch, width * 8 * expansion)` features.
-        With `depth=50, width=64, small_input=False` it is keras-hub's `ResNetBackbone` plus pooling.
+        A functional `keras.Model` from images in [0, 1] to `(batch, width * 8 * expansion)` features,
+        every batch norm synchronised. With `width=64, small_input=False` it is keras-hub's
+        `ResNetBackbone` (its layers, batch norm made synchronised) plus pooling.
 
     Example:
     >>> import kssl
@@ -96,7 +149,8 @@ def resnet(depth=18, input_shape=(32, 32, 3), width=64, small_input=None, name=N
         )
         inputs = keras.Input(input_shape, name="images")
         outputs = layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))
-        return keras.Model(inputs, outputs, name=name)
+        # keras-hub builds BatchNormalization(synchronized=False): rebuild them synchronised.
+        return synchronize_batch_norm(keras.Model(inputs, outputs, name=name))
     inputs = keras.Input(input_shape, name="images")
     if small_input:
         x = _conv_bn_relu(inputs, width, 3, 1, "stem")
@@ -108,7 +162,7 @@ def resnet(depth=18, input_shape=(32, 32, 3), width=64, small_input=None, name=N
             strides = 2 if stage > 0 and block == 0 else 1
             x = _residual_block(x, width * 2**stage, strides, kind, f"stage{stage + 1}_block{block + 1}")
     outputs = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return synchronize_batch_norm(keras.Model(inputs, outputs, name=name))  # a no-op check: _bn syncs
 
 
 def convnet(input_shape=(28, 28, 1), widths=(32, 64, 128), convs_per_stage=1, name="convnet"):
@@ -140,7 +194,7 @@ def convnet(input_shape=(28, 28, 1), widths=(32, 64, 128), convs_per_stage=1, na
         if stage < len(widths) - 1:
             x = layers.MaxPooling2D(2, name=f"stage{stage + 1}_pool")(x)
     outputs = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return synchronize_batch_norm(keras.Model(inputs, outputs, name=name))  # a no-op check: _bn syncs
 
 
 def get(name, input_shape, **kwargs):
