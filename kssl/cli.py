@@ -1,11 +1,18 @@
-"""The `kssl` command.
+"""The `kssl` command, built from the method registry (`kssl.methods.registry`).
 
+    kssl pretrain --help                                   # every registered method
     kssl pretrain simclr --dataset fashion_mnist --epochs 20 --out out/simclr
-    kssl pretrain moco --queue_size 4096 --epochs 20 --out out/moco      # also: siamese, triplet
-    kssl eval linear out/simclr
-    kssl eval knn out/simclr
-    kssl eval report out/simclr          # Markdown report with tables and plots
+    kssl pretrain moco --queue_size 4096 --epochs 20 --out out/moco
+    kssl pretrain jigsaw --help                            # its recipe's options, with their defaults
+    kssl pretrain mlm --dataset synthetic_text --train_examples 50 --steps_per_epoch 2 --out out/tiny_mlm
+    kssl eval linear out/simclr                            # images: linear probe; mlm: sentence probe;
+    kssl eval knn out/simclr                               #   cpc_audio: speaker and phone probes
+    kssl eval words out/word2vec                           # word2vec: analogy and similarity (toy corpus: topics)
+    kssl eval report out/simclr                            # Markdown report with tables and plots
     kssl zoo list | info NAME | load NAME
+
+Every method's flags are generated from its registry recipe: the common ones (dataset, budget, seed,
+distribution) and each option of the recipe (`--temperature`, `--widths 8,16`, `--adversarial`).
 """
 
 import argparse
@@ -13,21 +20,36 @@ import json
 import os
 import sys
 
+STRATEGIES = ["auto", "one_device", "mirrored", "multi_worker", "tpu"]
 
-# The methods `kssl pretrain` trains from views (no labels), and their arguments from the flags.
-PRETRAIN_ARGS = {
-    "simclr": lambda a: {"projection_dim": a.projection_dim, "temperature": a.temperature},
-    "moco": lambda a: {"projection_dim": a.projection_dim, "temperature": a.temperature, "momentum": a.momentum,
-                       "queue_size": a.queue_size, "version": 2},
-    "siamese": lambda a: {"embedding_dim": a.projection_dim, "margin": 1.0 if a.margin is None else a.margin},
-    "triplet": lambda a: {"embedding_dim": a.projection_dim, "margin": 0.2 if a.margin is None else a.margin},
-}
+
+def _list_of(kind):
+    def parse(text):
+        return tuple(kind(v) for v in text.split(",") if v.strip())
+
+    parse.__name__ = f"comma-separated {kind.__name__}s"
+    return parse
+
+
+def add_option_flags(parser, options):
+    """One flag per recipe option, its type and default from the recipe's value."""
+    for name, default in options.items():
+        flag = f"--{name}"
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help="recipe option")
+        elif isinstance(default, (tuple, list)):
+            kind = type(default[0]) if default else str
+            parser.add_argument(flag, type=_list_of(kind), default=tuple(default), help=f"recipe option: comma-separated {kind.__name__}s")
+        elif isinstance(default, (int, float, str)):
+            parser.add_argument(flag, type=type(default), default=default, help="recipe option")
+        else:
+            raise TypeError(f"recipe option {name!r} has a default of type {type(default).__name__}; use a bool, "
+                            "int, float, str or tuple")
 
 
 def _pretrain(args):
     import keras
 
-    keras.utils.set_random_seed(args.seed)
     previous_policy = keras.mixed_precision.global_policy()
     if args.mixed_precision != "none":  # losses and similarity logits stay float32 inside kssl
         keras.mixed_precision.set_global_policy(args.mixed_precision)
@@ -39,36 +61,55 @@ def _pretrain(args):
 
 def _pretrain_with_policy(args):
     import kssl
+    from kssl.methods import registry
 
-    data = kssl.datasets.load(args.dataset)
-    channels = data.image_shape[-1]
-    with kssl.distribute.strategy(args.strategy, tpu=args.tpu).scope():
-        backbone_args = {"width": args.width} if args.backbone.startswith("resnet") else {}
-        encoder = kssl.backbones.get(args.backbone, data.image_shape, **backbone_args)
-        augment = kssl.augment.simclr_views(
-            data.image_shape[0], channels=channels, crop_scale=(args.crop_scale_min, 1.0),
-            grayscale_policy="brightness_contrast" if channels == 1 else None,
-            blur_prob=args.blur_prob, seed=args.seed,
-        )
-        model = kssl.methods.get(args.method)(encoder, augment=augment, **PRETRAIN_ARGS[args.method](args))
-        # AdamW + cosine, BackupAndRestore in OUT/backup, NaN/Inf guard (the recipe every example uses)
-        history, _ = kssl.training.pretrain(
-            model, data.train.unlabelled(args.batch_size, seed=args.seed), args.epochs,
-            learning_rate=kssl.training.scaled_learning_rate(args.learning_rate, args.batch_size, args.lr_scaling,
-                                                             args.lr_reference_batch_size),
-            weight_decay=args.weight_decay, jit_compile="auto" if args.jit_compile is None else args.jit_compile,
-            out=args.out, verbose=args.verbose,
-            validation_data=data.test.unlabelled(args.batch_size, shuffle=False),
-        )
+    spec = registry.get(args.method)
+    options = {name: getattr(args, name) for name in spec.recipe.options}
+    data = registry.load_data(spec, args.dataset, options, train_examples=args.train_examples, seed=args.seed)
+    learning_rate = kssl.training.scaled_learning_rate(args.learning_rate, args.batch_size, args.lr_scaling,
+                                                       args.lr_reference_batch_size)
+    # AdamW + cosine, BackupAndRestore in OUT/backup, NaN/Inf guard (kssl.training.pretrain), or the entry's own fit
+    run = registry.train(
+        spec, data, options, epochs=args.epochs, batch_size=args.batch_size, learning_rate=learning_rate,
+        weight_decay=args.weight_decay, seed=args.seed, out=args.out, steps_per_epoch=args.steps_per_epoch or None,
+        verbose=args.verbose, strategy=kssl.distribute.strategy(args.strategy, tpu=args.tpu),
+        jit_compile="auto" if args.jit_compile is None else args.jit_compile, validation=True,
+    )
     command = "kssl " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("kssl") else None
-    kssl.zoo.save(model, args.out, metadata={"data": args.dataset, "pretrain_command": command,
-                                             "history": history.history})
+    run.save(args.out, metadata={"pretrain_command": command, "train_examples": args.train_examples or None})
     print(f"saved preset to {args.out}/")
     return 0
 
 
+def _preset_spec(metadata):
+    """The registry entry a preset was trained with (None for presets saved before the registry)."""
+    from kssl.methods import registry
+
+    name = metadata.get("registry_name")
+    return registry.get(name) if name else None
+
+
+def _refuse(preset, protocol, probe, name):
+    what = {
+        "sentences": f"`kssl eval linear {preset}` (a linear probe of sentence labels on mean-pooled token vectors)",
+        "speech": f"`kssl eval linear {preset}` (linear probes of speaker and phone from frame features)",
+        "words": f"`kssl eval words {preset}` (word analogy and similarity; on the toy corpus, word topics)",
+        "images": f"`kssl eval linear|knn|report {preset}`",
+    }[probe]
+    raise SystemExit(f"kssl eval {protocol}: {name or 'this'} preset is not evaluated this way; use {what}.")
+
+
 def _eval(args):
     import kssl
+
+    metadata = kssl.zoo.read_metadata(args.preset)
+    spec = _preset_spec(metadata)
+    probe = metadata.get("probe", "images")
+    name = spec.name if spec else metadata.get("method")
+    applies = {"images": ("linear", "knn", "report"), "sentences": ("linear",), "speech": ("linear",),
+               "words": ("words",)}[probe]
+    if args.protocol not in applies:
+        _refuse(args.preset, args.protocol, probe, name)
 
     if args.protocol == "report":
         results = kssl.eval.write_report(args.preset, dataset=args.dataset, out=args.out)
@@ -77,16 +118,83 @@ def _eval(args):
         print(json.dumps(results["fractions"], indent=2))
         return 0
 
-    metadata = kssl.zoo.read_metadata(args.preset)
     dataset = args.dataset or metadata.get("data")
     if not dataset:
         raise SystemExit("the preset does not record its dataset: pass --dataset")
-    data = kssl.datasets.load(dataset)
-    encoder = kssl.zoo.load(args.preset, trainable=False)
-    protocol = {"linear": kssl.eval.linear_probe, "knn": kssl.eval.knn}[args.protocol]
-    result = protocol(encoder, data.train, data.test)
-    print(json.dumps({"preset": args.preset, "dataset": dataset, "protocol": args.protocol, **result}, indent=2))
+    result = {"preset": args.preset, "dataset": dataset, "protocol": args.protocol}
+    if probe == "images":
+        result.update(_eval_images(args, metadata, spec, dataset))
+    elif probe == "speech":
+        result.update(_eval_speech(args, metadata, spec, dataset))
+    elif probe == "sentences":
+        result.update(_eval_sentences(args, dataset))
+    else:
+        result.update(_eval_words(args, metadata, dataset))
+    print(json.dumps(result, indent=2))
     return 0
+
+
+def _options(metadata, spec):
+    options = spec.options
+    options.update({k: tuple(v) if isinstance(v, list) else v for k, v in metadata.get("options", {}).items()})
+    return options
+
+
+def _eval_images(args, metadata, spec, dataset):
+    import kssl
+    from kssl.methods import registry
+
+    if spec is None:  # a preset saved before the registry: its encoder takes the images as they are
+        data = kssl.datasets.load(dataset)
+        encoder = kssl.zoo.load(args.preset, trainable=False)
+        train, test = data.train, data.test
+    else:
+        options = _options(metadata, spec)
+        data = registry.load_data(spec, dataset, options, seed=metadata.get("training", {}).get("seed", 0))
+        model = kssl.zoo.load(args.preset, include_head=True)
+        encoder = registry.transfer_encoder(spec, model, data, options)
+        encoder.trainable = False
+        train, test = data.data.train, data.data.test
+    protocol = {"linear": kssl.eval.linear_probe, "knn": kssl.eval.knn}[args.protocol]
+    return protocol(encoder, train, test)
+
+
+def _eval_speech(args, metadata, spec, dataset):
+    import kssl
+    from kssl.eval import audio as speech
+    from kssl.methods import registry
+
+    options = _options(metadata, spec)
+    data = registry.load_data(spec, dataset, options, seed=metadata.get("training", {}).get("seed", 0))
+    model = kssl.zoo.load(args.preset, include_head=True)
+    rows = speech.probe_network(model, data.train, data.test, probe_frames=options["probe_frames"])
+    return {"accuracy": rows["cpc_context"]["speaker"], "accuracy_of": "speaker, context c_t", **rows,
+            "chance": speech.chance(data.test)}
+
+
+def _eval_sentences(args, dataset):
+    import kssl
+    from kssl.eval import text
+
+    train, test = text.labelled_sentences(dataset)
+    encoder = kssl.zoo.load(args.preset, trainable=False)
+    result = text.sentence_probe(encoder, text.preprocessor_from_preset(args.preset), train, test)
+    return {"accuracy": result["accuracy"], "labelled": "rotten_tomatoes" if dataset == "corpus" else "topics",
+            "train_sentences": len(train.texts), "test_sentences": len(test.texts)}
+
+
+def _eval_words(args, metadata, dataset):
+    import kssl
+    from kssl.eval import text
+    from kssl.methods import registry
+
+    vectors = text.word_vectors(kssl.zoo.load(args.preset, trainable=False))
+    words = text.words_from_preset(args.preset)
+    if dataset == "synthetic_text":
+        result = text.word_topic_probe(vectors, words, registry.SYNTHETIC_TOPICS)
+        return {"accuracy": result["accuracy"], "accuracy_of": "word topic (linear probe)", "words": result["words"]}
+    result = text.word_benchmarks(vectors[1:], words[1:])  # row 0 is padding
+    return {"accuracy": result["analogy"], "accuracy_of": "analogy (3CosAdd)", **result}
 
 
 def _zoo(args):
@@ -109,46 +217,62 @@ def _zoo(args):
     return 0
 
 
+def _add_method_parser(methods, spec, registry):
+    r = spec.recipe
+    datasets = sorted(d for d, kind in registry.DATASETS.items()
+                      if kind == spec.data or (spec.data == "images" and kind == "colour_images"))
+    p = methods.add_parser(spec.name, help=f"{spec.title} ({spec.class_name}; {spec.data.replace('_', ' ')})",
+                           description=f"Pretrain {spec.title} with its registry recipe, then save a preset in --out.",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", required=True, help="output preset directory (also holds backup/ to resume)")
+    p.add_argument("--dataset", default=spec.dataset, choices=datasets,
+                   help=f"training data; {spec.test_dataset} is a tiny generated set for offline tests")
+    p.add_argument("--epochs", type=int, default=r.epochs, help="passes over the training data")
+    p.add_argument("--batch_size", type=int, default=r.batch_size, help="global batch size")
+    p.add_argument("--learning_rate", type=float, default=r.learning_rate,
+                   help="peak learning rate (at --lr_reference_batch_size when --lr_scaling is set)")
+    p.add_argument("--lr_scaling", default="none", choices=["none", "linear", "sqrt"],
+                   help="scale --learning_rate with the global batch: lr*B/B_ref or lr*sqrt(B/B_ref)")
+    p.add_argument("--lr_reference_batch_size", type=int, default=256, help="B_ref of --lr_scaling")
+    p.add_argument("--weight_decay", type=float, default=r.weight_decay, help="AdamW's decoupled weight decay")
+    p.add_argument("--train_examples", type=int, default=0,
+                   help="train on this many examples (images, documents or clips) drawn with --seed (0: all)")
+    p.add_argument("--steps_per_epoch", type=int, default=0, help="cap the steps of each epoch (0: the whole data)")
+    p.add_argument("--seed", type=int, default=r.seed, help="random seed (weights, views, data order, subsets)")
+    add_option_flags(p.add_argument_group(f"{spec.name} options (the recipe's defaults)"), r.options)
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                   help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG; "
+                        "--batch_size is the global batch (per-replica batch x replicas)")
+    p.add_argument("--tpu", default=None, help="--strategy tpu: TPU name or grpc:// address (None: TPU_NAME or the local TPU)")
+    p.add_argument("--mixed_precision", default="none", choices=["none", "mixed_float16", "mixed_bfloat16"],
+                   help="Keras mixed-precision policy (mixed_bfloat16 on TPUs)")
+    p.add_argument("--jit_compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="XLA-compile the train step (None: Keras' auto)")
+    p.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar, 2 one line per epoch")
+    p.set_defaults(run=_pretrain, method=spec.name)
+
+
 def build_parser():
+    from kssl.methods import registry
+
     parser = argparse.ArgumentParser(prog="kssl", description="Self-supervised learning for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    pretrain = commands.add_parser("pretrain", help="pretrain an encoder with a self-supervised method")
-    pretrain.add_argument("method", choices=sorted(PRETRAIN_ARGS), help="the method")
-    pretrain.add_argument("--dataset", default="fashion_mnist", help="dataset name (default: fashion_mnist)")
-    pretrain.add_argument("--epochs", type=int, default=20)
-    pretrain.add_argument("--out", required=True, help="output preset directory (also holds backup/ to resume)")
-    pretrain.add_argument("--backbone", default="convnet", help="convnet, resnet18, resnet34 or resnet50")
-    pretrain.add_argument("--width", type=int, default=64, help="first-stage width of a resnet backbone")
-    pretrain.add_argument("--batch_size", type=int, default=128, help="global batch size")
-    pretrain.add_argument("--learning_rate", type=float, default=2e-3,
-                          help="peak AdamW learning rate (at --lr_reference_batch_size when --lr_scaling is set)")
-    pretrain.add_argument("--lr_scaling", default="none", choices=["none", "linear", "sqrt"],
-                          help="scale --learning_rate with the global batch: lr*B/B_ref or lr*sqrt(B/B_ref)")
-    pretrain.add_argument("--lr_reference_batch_size", type=int, default=256, help="B_ref of --lr_scaling")
-    pretrain.add_argument("--weight_decay", type=float, default=1e-4)
-    pretrain.add_argument("--temperature", type=float, default=0.2)
-    pretrain.add_argument("--projection_dim", type=int, default=64, help="projection / embedding size")
-    pretrain.add_argument("--queue_size", type=int, default=4096, help="MoCo: negatives (a multiple of --batch_size)")
-    pretrain.add_argument("--momentum", type=float, default=0.99, help="MoCo: key-encoder momentum")
-    pretrain.add_argument("--margin", type=float, default=None, help="Siamese (1.0) / Triplet (0.2) margin")
-    pretrain.add_argument("--crop_scale_min", type=float, default=0.25)
-    pretrain.add_argument("--blur_prob", type=float, default=0.0)
-    pretrain.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
-                          help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG; "
-                               "--batch_size is the global batch (per-replica batch x replicas)")
-    pretrain.add_argument("--tpu", default=None, help="--strategy tpu: TPU name or grpc:// address (default: TPU_NAME/local)")
-    pretrain.add_argument("--mixed_precision", default="none", choices=["none", "mixed_float16", "mixed_bfloat16"],
-                          help="Keras mixed-precision policy (mixed_bfloat16 on TPUs)")
-    pretrain.add_argument("--jit_compile", action=argparse.BooleanOptionalAction, default=None,
-                          help="XLA-compile the train step (default: Keras' auto)")
-    pretrain.add_argument("--seed", type=int, default=0)
-    pretrain.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar, 2 one line per epoch")
-    pretrain.set_defaults(run=_pretrain)
+    pretrain = commands.add_parser(
+        "pretrain", help="pretrain an encoder with a self-supervised method",
+        description="Pretrain with a registered method's recipe (kssl.methods.registry); "
+                    "`kssl pretrain METHOD --help` shows its options and defaults.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    methods = pretrain.add_subparsers(dest="method", required=True, metavar="METHOD",
+                                      title="methods (" + ", ".join(registry.names()) + ")")
+    for spec in registry.REGISTRY.values():
+        _add_method_parser(methods, spec, registry)
 
-    evaluate = commands.add_parser("eval", help="evaluate a preset's frozen encoder")
-    evaluate.add_argument("protocol", choices=["linear", "knn", "report"],
-                          help="linear probe, kNN, or the whole suite as a Markdown report with plots")
+    evaluate = commands.add_parser("eval", help="evaluate a preset's frozen encoder",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    evaluate.add_argument("protocol", choices=["linear", "knn", "report", "words"],
+                          help="linear probe (images; mlm: sentence labels; cpc_audio: speakers and phones), kNN, "
+                               "the image suite as a Markdown report with plots, or word benchmarks (word2vec)")
     evaluate.add_argument("preset", help="preset directory")
     evaluate.add_argument("--dataset", default=None, help="default: the dataset the preset was trained on")
     evaluate.add_argument("--out", default=None, help="report directory (default: PRESET/report)")

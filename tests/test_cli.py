@@ -16,17 +16,20 @@ def test_help_lists_the_commands():
 
 
 def test_pretrain_then_eval(tmp_path, monkeypatch, capsys):
-    write_fake_fashion_mnist(tmp_path / "data" / "fashion_mnist", train=64, test=32)
+    write_fake_fashion_mnist(tmp_path / "data" / "fashion_mnist", train=256, test=64)
     monkeypatch.setenv("KSSL_DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "run"
     assert cli.main(["pretrain", "simclr", "--epochs", "1", "--batch_size", "16", "--out", str(out),
-                     "--verbose", "0"]) == 0
+                     "--verbose", "0", "--widths", "8,16"]) == 0
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["data"] == "fashion_mnist" and len(meta["history"]["loss"]) == 1
     capsys.readouterr()
-    assert cli.main(["eval", "knn", str(out)]) == 0
+    assert cli.main(["eval", "linear", str(out)]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["protocol"] == "knn" and 0.0 <= result["accuracy"] <= 1.0
+    # 10 classes told apart by a bright bar's row: a linear probe beats chance (0.1, i.e. 6 of 64) by 4 sd
+    assert result["protocol"] == "linear" and result["dataset"] == "fashion_mnist" and result["accuracy"] >= 0.25
+    assert cli.main(["eval", "knn", str(out)]) == 0  # k=200 votes over 256 training images: only that it runs
+    assert json.loads(capsys.readouterr().out)["protocol"] == "knn"
 
 
 @pytest.mark.parametrize("method, extra", [

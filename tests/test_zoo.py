@@ -55,3 +55,13 @@ def test_no_temporary_files_are_left(tmp_path, model):
 def test_missing_directory_is_named_as_a_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="looks like a path"):
         kssl.zoo.load(str(tmp_path / "nothing_here"))
+
+
+def test_assets_travel_with_the_preset(tmp_path, model):
+    info = kssl.zoo.save(model, tmp_path, assets={"vocabulary.txt": "[PAD]\ncat\n"})
+    assert info["assets"] == ["vocabulary.txt"]
+    assert kssl.zoo.read_asset(tmp_path, "vocabulary.txt") == "[PAD]\ncat\n"
+    with pytest.raises(FileNotFoundError, match=r"has no asset 'words.txt'; it has \['vocabulary.txt'\]"):
+        kssl.zoo.read_asset(tmp_path, "words.txt")
+    with pytest.raises(ValueError, match="plain file names"):
+        kssl.zoo.save(model, tmp_path, assets={"../escape.txt": "x"})

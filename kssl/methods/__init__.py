@@ -1,4 +1,5 @@
-"""Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file."""
+"""Self-supervised methods, each a `kssl.SelfSupervisedModel` subclass in its own file, and the registry
+(`kssl.methods.registry`: name -> class, how to build it for a dataset, its recipe, its data and probes)."""
 
 from kssl.checks import check_choice
 from kssl.methods import cpc
@@ -17,35 +18,14 @@ from kssl.methods.simclr import SimCLR
 from kssl.methods.split_brain import SplitBrain
 from kssl.methods.swav import SwAV
 from kssl.methods.triplet import Triplet
-
-METHODS = {
-    # contrastive and metric learning
-    "simclr": SimCLR,
-    "moco": MoCo,
-    "siamese": Siamese,
-    "triplet": Triplet,
-    # reconstruction
-    "denoising": DenoisingAutoencoder,
-    "colorization": Colorization,
-    "inpainting": ContextEncoder,
-    "split_brain": SplitBrain,
-    # pretext classification
-    "rotation": RotationPrediction,
-    "jigsaw": Jigsaw,
-    "relative_patch": RelativePatchPosition,
-    "exemplar": Exemplar,
-    # clustering
-    "swav": SwAV,
-    "pirl": PIRL,
-    # predictive coding
-    "cpc": CPC,
-    "cpc_audio": CPCAudio,
-}
 from kssl.methods import mlm  # noqa: E402  (language: token inputs, kssl.language pipelines)
 from kssl.methods.mlm import MaskedLM  # noqa: E402
 from kssl.methods.word2vec import Word2Vec  # noqa: E402
 
-METHODS.update({"mlm": MaskedLM, "word2vec": Word2Vec})
+from kssl.methods import registry  # noqa: E402
+
+# name -> class, in the registry's order (contrastive, reconstruction, pretext, clustering, predictive, language)
+METHODS = {name: globals()[spec.class_name] for name, spec in registry.REGISTRY.items()}
 
 
 def get(name):

@@ -1,6 +1,6 @@
 """The kssl model zoo: presets (local directories) and the Hub registry.
 
-    kssl.zoo.save(model, "out/simclr")          # a preset directory
+    kssl.zoo.save(model, "out/simclr")          # a preset directory (text/audio: + assets/)
     kssl.zoo.load("out/simclr")                 # its encoder
     kssl.zoo.load("simclr_fmnist")              # a registry name: cached or downloaded, then verified
     kssl.zoo.list()                             # registry names
@@ -10,7 +10,8 @@ import os
 
 from kssl.zoo import hub
 from kssl.zoo.preset import (  # noqa: F401
-    CARD_FILE, CONFIG_FILE, METADATA_FILE, PRESET_FILES, WEIGHTS_FILE, check_versions, read_metadata, save,
+    ASSETS_DIR, CARD_FILE, CONFIG_FILE, METADATA_FILE, PRESET_FILES, WEIGHTS_FILE, check_versions, read_asset,
+    read_metadata, save,
 )
 from kssl.zoo import preset as _preset
 

@@ -4,6 +4,8 @@
     model.weights.h5   its weights
     metadata.json      versions, method, backbone, input shape, data, parameter count, metrics
     README.md          the model card (optional)
+    assets/            what the input pipeline needs (optional): a text method's vocabulary, an audio
+                       method's frame settings; plain text files listed in metadata.json's "assets"
 
 `save` writes each file to a temporary name and renames it, so an interrupted save never leaves a
 half-written file under a final name. `load` deserialises in Keras safe mode (no Lambda, no code
@@ -23,6 +25,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
+ASSETS_DIR = "assets"
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
 
 
@@ -30,7 +33,23 @@ def _version_tuple(version):
     return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
 
 
-def save(model, directory, metadata=None, card=None):
+def _input_shape(encoder):
+    """The encoder's input shape without the batch axis (a dict of them for dict inputs), JSON-able."""
+    shape = encoder.input_shape
+    if isinstance(shape, dict):
+        return {name: list(s[1:]) for name, s in shape.items()}
+    if isinstance(shape, list):
+        return [list(s[1:]) for s in shape]
+    return list(shape[1:])
+
+
+def _check_asset_name(name):
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"asset names must be plain file names (no directories, no leading dot); got {name!r}.")
+    return name
+
+
+def save(model, directory, metadata=None, card=None, assets=None):
     """Saves a `kssl.SelfSupervisedModel` as a preset directory.
 
     Args:
@@ -38,6 +57,8 @@ def save(model, directory, metadata=None, card=None):
         directory: created if missing; existing preset files in it are replaced.
         metadata: extra JSON-able facts (e.g. {"data": "fashion_mnist", "metrics": {...}}).
         card: model card text (Markdown) for README.md.
+        assets: {file name: text} the model's input pipeline needs (e.g. {"vocabulary.txt": ...}), written
+            to `assets/` and listed in the metadata; read them back with `read_asset`.
 
     Returns:
         The metadata dict written.
@@ -56,19 +77,36 @@ def save(model, directory, metadata=None, card=None):
         "python_version": platform.python_version(),
         "method": type(model).__name__,
         "backbone": model.encoder.name,
-        "input_shape": list(model.encoder.input_shape[1:]),
-        "feature_dim": model.feature_dim,
+        "input_shape": _input_shape(model.encoder),
+        "feature_dim": getattr(model, "feature_dim", None),
         "encoder_parameters": int(model.encoder.count_params()),
         "parameters": int(model.count_params()),
     }
     info.update(metadata or {})
+    assets = {_check_asset_name(name): text for name, text in (assets or {}).items()}
+    if assets:
+        info["assets"] = sorted(assets)
     config = keras.saving.serialize_keras_object(model)
     write_text_atomic(os.path.join(directory, CONFIG_FILE), json.dumps(config, indent=2))
     save_weights_atomic(model, os.path.join(directory, WEIGHTS_FILE))
     write_text_atomic(os.path.join(directory, METADATA_FILE), json.dumps(info, indent=2, sort_keys=True))
     if card is not None:
         write_text_atomic(os.path.join(directory, CARD_FILE), card)
+    if assets:
+        os.makedirs(os.path.join(directory, ASSETS_DIR), exist_ok=True)
+        for name, text in assets.items():
+            write_text_atomic(os.path.join(directory, ASSETS_DIR, name), text)
     return info
+
+
+def read_asset(directory, name):
+    """The text of asset `name` of a preset (see `save`); a FileNotFoundError lists the preset's assets."""
+    listed = read_metadata(directory).get("assets", [])
+    path = os.path.join(directory, ASSETS_DIR, _check_asset_name(name))
+    if name not in listed or not os.path.isfile(path) or os.path.islink(path):
+        raise FileNotFoundError(f"preset {directory!r} has no asset {name!r}; it has {listed}.")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def read_metadata(directory):
@@ -127,6 +165,20 @@ def check_config(config, source="config"):
         stack.extend(node.values())
 
 
+def _mentions_module(config, package):
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            module = node.get("module")
+            if isinstance(module, str) and module.split(".")[0] == package:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def load(directory, include_head=False, trainable=True):
     """Loads a preset directory.
 
@@ -153,6 +205,8 @@ def load(directory, include_head=False, trainable=True):
             config = json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{config_path} is not valid JSON ({error}).") from error
+    if _mentions_module(config, "keras_hub"):  # a keras-hub backbone (MaskedLM): register its classes
+        import keras_hub  # noqa: F401  (an installed dependency, not code from the preset)
     check_config(config, config_path)
     try:
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)

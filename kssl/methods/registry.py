@@ -1,0 +1,820 @@
+"""The method registry: one entry per method, read by `kssl pretrain`, the examples, the results table and
+the zoo builder.
+
+An entry (`MethodSpec`) says, in plain Python:
+  - which class it is (`cls`) and how to build it, with its encoder and augmentation, for a dataset
+    (`build(data, options, batch_size, seed)`);
+  - its recipe at the standard budget (`recipe`: epochs, batch, learning rate, weight decay, and every
+    option with its default: method arguments and build options such as `widths` or `blur_prob`). The
+    image recipes are the examples' defaults that measured README's results table;
+  - what data it needs (`data`: images / colour_images / text / speech; `batches`: unlabelled, labelled,
+    indexed (PIRL), exemplar ids, token dicts, word windows or waveform crops) and the dataset it trains
+    on by default and in tests (`dataset`, `test_dataset`, offline and tiny);
+  - what transfers and how it is probed (`transfer(model, data, options)`, `probe`), and how its
+    random-init baseline is made (`random_init`: by default a copy of the transfer encoder taken before
+    training, i.e. the very weights training starts from).
+
+Adding a method is one file plus one entry here:
+
+    register(MethodSpec("byol", "BYOL", title="BYOL", data="images", build=_build_byol,
+                        recipe=Recipe(**IMAGE_BUDGET, options={**IMAGE_OPTIONS, "momentum": 0.99})))
+
+Then `kssl pretrain byol`, `tools/bench/results_table.py --only byol` and `tools/train_zoo.py` know it.
+
+    >>> from kssl.methods import registry
+    >>> spec = registry.get("simclr")
+    >>> spec.recipe.epochs, spec.recipe.batch_size, spec.recipe.options["temperature"]
+    (2, 128, 0.2)
+    >>> "cpc_audio" in registry.names() and registry.get("mlm").data
+    'text'
+"""
+
+import dataclasses
+import importlib
+
+from kssl.checks import check_choice
+
+DATA_KINDS = ("images", "colour_images", "text", "speech")
+PROBES = ("images", "sentences", "words", "speech")
+
+# The standard budget of README's Fashion-MNIST results table (kssl.training.STANDARD_BUDGET).
+IMAGE_BUDGET = {"epochs": 2, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4}
+# What every Fashion-MNIST example shares: the convnet encoder and the SimCLR-style views' crop scale.
+IMAGE_OPTIONS = {"backbone": "convnet", "widths": (32, 64, 128), "convs_per_stage": 1, "width": 64,
+                 "crop_scale_min": 0.25}
+
+# Tiny, offline datasets for tests and smoke runs (generated here, deterministic).
+SYNTHETIC_DATASETS = {"synthetic": "images", "synthetic_rgb": "colour_images", "synthetic_text": "text",
+                      "tones": "speech"}
+DATASETS = {"fashion_mnist": "images", "openclipart": "colour_images", "corpus": "text", "espeak": "speech",
+            "fillets": "speech", **SYNTHETIC_DATASETS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a method is trained at the standard budget. `options` holds every knob with its default:
+    the method's constructor arguments and its build options (encoder widths, views, data settings)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float = 1e-4
+    global_clipnorm: float = None
+    seed: int = 0
+    options: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSpec:
+    """One registry entry (see the module docstring)."""
+
+    name: str
+    class_name: str
+    title: str
+    data: str
+    build: object                # (encoder, data, options, batch_size, seed) -> the method
+    recipe: Recipe
+    encoder: object = None       # (data, options) -> the encoder; default: `image_encoder` for the images
+    dataset: str = "fashion_mnist"
+    test_dataset: str = "synthetic"
+    batches: object = None       # (model, data, options, batch_size, seed) -> tf.data.Dataset; default unlabelled
+    transfer: object = None      # (model, data, options) -> the encoder probes see; default model.encoder
+    baseline: object = None      # (encoder, data, options) -> random-init baseline, taken as soon as the encoder
+                                 #   is built (default: a copy); a zero-argument callable defers building it
+    random_init: object = None   # (model, data, options) -> the baseline instead, taken after the method is built
+    fit: object = None           # (model, batches, epochs, recipe-like kwargs) -> (history, seconds); default pretrain
+    assets: object = None        # (data, options) -> {filename: text} that travels with the preset
+    probe: str = "images"
+    self_supervised: bool = True
+    example: str = None          # examples/<script>.py
+    rows: dict = None            # results-table rows: key -> (label, extra example flags, self-supervised)
+
+    @property
+    def cls(self):
+        """The method class (imported on use)."""
+        return getattr(importlib.import_module("kssl.methods"), self.class_name)
+
+    @property
+    def options(self):
+        return dict(self.recipe.options)
+
+    def with_options(self, **overrides):
+        """The recipe's options with `overrides` (a KeyError names unknown ones)."""
+        options = self.options
+        unknown = sorted(set(overrides) - set(options))
+        if unknown:
+            raise KeyError(f"{self.name} has no option(s) {unknown}; its options are {sorted(options)}.")
+        options.update(overrides)
+        return options
+
+
+REGISTRY = {}
+
+
+def register(spec):
+    check_choice("data", spec.data, DATA_KINDS)
+    check_choice("probe", spec.probe, PROBES)
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def names():
+    return list(REGISTRY)
+
+
+def get(name):
+    """The entry registered under `name`, e.g. "simclr" (a ValueError suggests the closest name)."""
+    return REGISTRY[check_choice("method", name, REGISTRY)]
+
+
+# ---- data -----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class ImageData:
+    """`data` (a `kssl.datasets.Dataset`: its full train split and test split, for probes) and `train`
+    (the split a method trains on: all of `data.train` or `train_examples` of it)."""
+
+    name: str
+    data: object
+    train: object
+
+    @property
+    def image_shape(self):
+        return self.data.image_shape
+
+
+@dataclasses.dataclass
+class TextData:
+    """Documents (lists of sentences) to train on and held out."""
+
+    name: str
+    train: list
+    held_out: list
+
+    def sentences(self):
+        return [s for document in self.train for s in document]
+
+    def tokens(self):
+        from kssl.data.text import words
+
+        return [words(s) for s in self.sentences()]
+
+
+@dataclasses.dataclass
+class SpeechData:
+    name: str
+    clips: object
+    train: object
+    test: object
+
+
+SYNTHETIC_TOPICS = (
+    ("cat", "dog", "horse", "bird", "fish", "cow", "sheep", "mouse", "lion", "tiger", "runs", "eats", "sleeps",
+     "barks", "field", "farm", "grass", "tail", "fur", "wild"),
+    ("ship", "sea", "boat", "sail", "wave", "port", "crew", "storm", "wind", "anchor", "harbour", "deck", "tide",
+     "mast", "captain", "island", "coast", "rope", "sails", "ocean"),
+)
+SYNTHETIC_FILLER = ("the", "a", "and", "of", "in", "on", "with", "was", "is", "to")
+
+
+def synthetic_text(documents=120, sentences_per_document=3, seed=0):
+    """A toy corpus with two topics: each document's sentences draw their content words from one topic's
+    word list (plus shared function words). Returns (documents, topic of each document)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    docs, topics = [], []
+    for i in range(documents):
+        topic = i % len(SYNTHETIC_TOPICS)
+        sentences = []
+        for _ in range(sentences_per_document):
+            words = []
+            for _ in range(int(rng.integers(5, 10))):
+                pool = SYNTHETIC_TOPICS[topic] if rng.random() < 0.6 else SYNTHETIC_FILLER
+                words.append(pool[int(rng.integers(len(pool)))])
+            sentences.append(" ".join(words).capitalize() + ".")
+        docs.append(sentences)
+        topics.append(topic)
+    return docs, np.array(topics)
+
+
+def synthetic_images(name, train=256, test=128, seed=0):
+    """A tiny labelled image dataset, learnable by small encoders: "synthetic" (28x28 grey: a bright bar
+    whose row is the class, on noise) or "synthetic_rgb" (32x32 colour: the class sets the bar's row and
+    its colour)."""
+    import numpy as np
+
+    from kssl.data.images import Dataset, Split
+
+    rng = np.random.default_rng(seed)
+    size, channels = (28, 1) if name == "synthetic" else (32, 3)
+    palette = rng.integers(60, 256, (10, channels))
+
+    def split(count):
+        labels = rng.integers(0, 10, count)
+        images = (rng.random((count, size, size, channels)) * 60).astype(np.uint8)
+        for i, label in enumerate(labels):
+            row = 2 * label + (size - 20) // 2
+            images[i, row: row + 4, :] = palette[label]
+        return Split(images, labels.astype(np.int64))
+
+    return Dataset(name, split(train), split(test), tuple(f"class_{i}" for i in range(10)), source="synthetic")
+
+
+def load_data(spec, dataset=None, options=None, train_examples=0, seed=0):
+    """The data `spec` trains on: ImageData, TextData or SpeechData. `dataset` defaults to the entry's."""
+    import numpy as np
+
+    options = spec.options if options is None else options
+    dataset = check_choice("dataset", dataset or spec.dataset, DATASETS)
+    kind = DATASETS[dataset]
+    wanted = {"colour_images": ("images", "colour_images")}.get(spec.data, (spec.data,))
+    if kind not in wanted and not (spec.data == "images" and kind == "colour_images"):
+        raise ValueError(f"{spec.name} trains on {spec.data.replace('_', ' ')}; `dataset` {dataset!r} holds "
+                         f"{kind.replace('_', ' ')}. Choose one of {sorted(d for d, k in DATASETS.items() if k in wanted)}.")
+    if kind in ("images", "colour_images"):
+        import kssl
+
+        if dataset in SYNTHETIC_DATASETS:
+            data = synthetic_images(dataset, seed=seed)
+        elif dataset == "openclipart":
+            data = kssl.datasets.load(dataset, image_size=options.get("image_size", 32), seed=seed)
+        else:
+            data = kssl.datasets.load(dataset)
+        train = data.train.take(train_examples, seed=seed) if train_examples else data.train
+        return ImageData(dataset, data, train)
+    if kind == "text":
+        if dataset == "synthetic_text":
+            documents, _ = synthetic_text(seed=seed)
+            held_out, _ = synthetic_text(documents=20, seed=seed + 1)
+        else:
+            import kssl
+
+            corpus = kssl.datasets.text_corpus()
+            documents, held_out = corpus.train, corpus.held_out
+        if train_examples:
+            pick = np.random.default_rng(seed).permutation(len(documents))[:train_examples]
+            documents = [documents[i] for i in sorted(pick)]
+        return TextData(dataset, documents, held_out)
+    from kssl.data import audio
+
+    if dataset == "fillets":
+        clips = audio.fillets_clips(max_per_speaker=options["max_per_speaker"], seed=seed)
+    else:
+        speakers = options["speakers"] or (2 if dataset == "tones" and train_examples else 0)
+        clips = audio.espeak_clips(audio.SPEAKERS[: speakers or None], audio.SENTENCES[: options["sentences"] or None],
+                                   seed=seed, verbose=False, engine=audio.ToneEngine() if dataset == "tones" else None)
+    train, test = clips.split(options["test_fraction"], seed=seed)
+    if train_examples and train_examples < len(train):
+        train = train.subset(np.random.default_rng(seed).permutation(len(train))[:train_examples])
+    return SpeechData(dataset, clips, train, test)
+
+
+# ---- shared builders ------------------------------------------------------------------------------
+def _backbones():
+    import kssl
+
+    return kssl.backbones
+
+
+def image_encoder(shape, options, name="convnet"):
+    """The encoder of an image method: `options["backbone"]` ("convnet": `widths`, `convs_per_stage`; a
+    ResNet: `width`) for images or tiles of `shape`."""
+    backbones = _backbones()
+    if options["backbone"] == "convnet":
+        return backbones.convnet(shape, widths=[int(w) for w in options["widths"]],
+                                 convs_per_stage=options["convs_per_stage"], name=name)
+    return backbones.get(options["backbone"], shape, width=options["width"])
+
+
+def views(data, options, seed, **kwargs):
+    """SimCLR-style views for the dataset (grey images: brightness/contrast instead of colour jitter;
+    no blur unless asked)."""
+    import kssl
+
+    shape = data.image_shape
+    kwargs.setdefault("blur_prob", options.get("blur_prob", 0.0))
+    grey = shape[-1] == 1
+    return kssl.augment.simclr_views(shape[0], channels=shape[-1], crop_scale=(options["crop_scale_min"], 1.0),
+                                     grayscale_policy="brightness_contrast" if grey else None, seed=seed, **kwargs)
+
+
+def copy_model(encoder):
+    """A copy of `encoder` with its current weights (a random-init baseline when taken before training)."""
+    import keras
+
+    copy = keras.models.clone_model(encoder)
+    copy.set_weights(encoder.get_weights())
+    return copy
+
+
+def _take(options, *keys):
+    return {k: options[k] for k in keys}
+
+
+def _trim(size, batch_size):
+    """A queue size rounded down to a multiple of the batch (tiny smoke runs use small batches)."""
+    return size - size % batch_size
+
+
+def unlabelled_batches(model, data, options, batch_size, seed):
+    return data.train.unlabelled(batch_size, seed=seed)
+
+
+def labelled_batches(model, data, options, batch_size, seed):
+    return data.train.labelled(batch_size, shuffle=True, seed=seed, drop_remainder=True)
+
+
+def _pairs_batches(model, data, options, batch_size, seed):
+    """Views as pairs (no labels), or same-class pairs from (images, labels) batches."""
+    if options["pairs"] == "labels":
+        return labelled_batches(model, data, options, batch_size, seed)
+    return unlabelled_batches(model, data, options, batch_size, seed)
+
+
+def default_encoder(data, options):
+    return image_encoder(data.image_shape, options)
+
+
+def transfer_encoder(spec, model, data, options):
+    """What `spec`'s probes evaluate: `spec.transfer(...)`, or `model.encoder`."""
+    return model.encoder if spec.transfer is None else spec.transfer(model, data, options)
+
+
+# ---- the entries: contrastive and metric learning -----------------------------------------------
+def _methods():
+    return importlib.import_module("kssl.methods")
+
+
+def _simclr(encoder, data, o, batch_size, seed):
+    return _methods().SimCLR(encoder, augment=views(data, o, seed), **_take(o, "projection_dim", "temperature"))
+
+
+def _moco(encoder, data, o, batch_size, seed):
+    return _methods().MoCo(encoder, augment=views(data, o, seed), seed=seed, queue_size=_trim(o["queue_size"], batch_size),
+                           **_take(o, "version", "projection_dim", "momentum"))
+
+
+def _siamese(encoder, data, o, batch_size, seed):
+    return _methods().Siamese(encoder, augment=views(data, o, seed), **_take(o, "embedding_dim", "margin", "pairs"))
+
+
+def _triplet(encoder, data, o, batch_size, seed):
+    return _methods().Triplet(encoder, augment=views(data, o, seed),
+                              **_take(o, "embedding_dim", "margin", "mining", "distance", "pairs"))
+
+
+# ---- reconstruction -------------------------------------------------------------------------------
+def _denoising(encoder, data, o, batch_size, seed):
+    return _methods().DenoisingAutoencoder(encoder, seed=seed, **_take(o, "corruption", "noise_level", "loss"))
+
+
+def _grey_encoder(data, o):
+    size = data.image_shape[0]
+    return image_encoder((size, size, 1), o)  # the L channel of Lab
+
+
+def _colorization(encoder, data, o, batch_size, seed):
+    import numpy as np
+
+    import kssl
+
+    class_weights = None
+    if o["head"] == "classification" and o["rebalance"]:
+        ab = np.asarray(kssl.color.rgb_to_lab(data.train.float_images()))[..., 1:]
+        class_weights = kssl.color.rebalancing_weights(kssl.color.bin_prior(ab, kssl.color.ab_bins()))
+    return kssl.methods.Colorization(encoder, head=o["head"], class_weights=class_weights)
+
+
+def _colorization_baseline(encoder, data, o):
+    initial = copy_model(encoder)
+    return lambda: _methods().Colorization.rgb_encoder_of(initial)
+
+
+def _inpainting(encoder, data, o, batch_size, seed):
+    return _methods().ContextEncoder(encoder, seed=seed,
+                                     **_take(o, "mask", "mask_size", "mask_count", "mask_coverage", "adversarial"))
+
+
+def _split_brain_encoders(data, o):
+    return image_encoder(data.image_shape, o, name="top"), image_encoder(data.image_shape, o, name="bottom")
+
+
+def _split_brain(encoder, data, o, batch_size, seed):
+    return _methods().SplitBrain(*encoder, split=o["split"])
+
+
+# ---- pretext classification -----------------------------------------------------------------------
+def _rotation(encoder, data, o, batch_size, seed):
+    import keras
+
+    augment = keras.layers.RandomFlip("horizontal", seed=seed) if o["flip"] else None
+    return _methods().RotationPrediction(encoder, augment=augment)
+
+
+def _upsample(data, o):
+    import keras
+
+    height, width = data.image_shape[:2]
+    return keras.layers.Resizing(height * o["scale"], width * o["scale"]) if o["scale"] != 1 else None
+
+
+def _tile_encoder(key):
+    def encoder(data, o):
+        return image_encoder((o[key], o[key], data.image_shape[-1]), o)
+
+    return encoder
+
+
+def _whole_image(model, data, o):
+    import kssl
+
+    return kssl.pretext.whole_image_encoder(model.encoder, data.image_shape, o["scale"])
+
+
+def _whole_image_baseline(encoder, data, o):
+    import kssl
+
+    return kssl.pretext.whole_image_encoder(encoder, data.image_shape, o["scale"])  # a copy
+
+
+def _jigsaw(encoder, data, o, batch_size, seed):
+    return _methods().Jigsaw(encoder, augment=_upsample(data, o), seed=seed,
+                             **_take(o, "tile_size", "gap", "jitter", "num_permutations"))
+
+
+def _relative_patch(encoder, data, o, batch_size, seed):
+    return _methods().RelativePatchPosition(encoder, augment=_upsample(data, o), chromatic_guard="none", seed=seed,
+                                            **_take(o, "patch_size", "gap", "jitter", "pairs_per_image"))
+
+
+def _exemplar_count(data, o):
+    return min(o["exemplars"], len(data.train))
+
+
+def _exemplar(encoder, data, o, batch_size, seed):
+    import keras
+
+    augment = keras.Sequential([views(data, o, seed),
+                                keras.layers.RandomRotation(20 / 360, fill_mode="constant", seed=seed)],
+                               name="exemplar_views")
+    return _methods().Exemplar(encoder, num_exemplars=_exemplar_count(data, o), augment=augment, views=o["views"])
+
+
+def _exemplar_batches(model, data, o, batch_size, seed):
+    """(augmented images, exemplar id) batches: `exemplars` seed images, cycled to the training-set size
+    so that an epoch has as many examples as the other methods'."""
+    import numpy as np
+
+    import kssl
+
+    count = _exemplar_count(data, o)
+    seeds = data.train.take(count, seed=seed + 1).images
+    ids = np.arange(len(data.train)) % count
+    return kssl.datasets.Split(seeds[ids], ids).labelled(batch_size, shuffle=True, seed=seed, drop_remainder=True)
+
+
+# ---- clustering -----------------------------------------------------------------------------------
+def _swav(encoder, data, o, batch_size, seed):
+    import kssl
+
+    shape = data.image_shape
+    crops = kssl.augment.multi_crop_views(
+        shape[0], o["small_size"], num_small=o["num_small"], channels=shape[-1],
+        large_scale=(o["crop_scale_min"], 1.0), small_scale=(0.08, o["small_scale_max"]),
+        grayscale_policy="brightness_contrast" if shape[-1] == 1 else None, blur_prob=0.0, seed=seed,
+    )
+    return kssl.methods.SwAV(encoder, augment=crops, queue_size=_trim(o["queue_size"], batch_size),
+                             **_take(o, "num_prototypes", "projection_dim", "temperature", "epsilon"))
+
+
+def _pirl(encoder, data, o, batch_size, seed):
+    return _methods().PIRL(encoder, memory_bank_size=len(data.train), num_negatives=min(o["num_negatives"], len(data.train)),
+                           jitter=0, augment=views(data, o, seed), seed=seed,
+                           **_take(o, "projection_dim", "temperature", "jigsaw_weight", "memory_momentum", "tile_size", "gap"))
+
+
+def _pirl_batches(model, data, o, batch_size, seed):
+    from kssl.methods.pirl import indexed_batches
+
+    return indexed_batches(data.train, batch_size, seed=seed, memory_bank_size=model.memory_bank_size)
+
+
+# ---- predictive coding ----------------------------------------------------------------------------
+def _cpc(encoder, data, o, batch_size, seed):
+    return _methods().CPC(encoder, image_shape=data.image_shape,
+                          **_take(o, "patch_size", "patch_stride", "prediction_steps", "context_dim", "context_layers"))
+
+
+def _cpc_baseline(encoder, data, o):
+    initial = copy_model(encoder)
+
+    def build():
+        from kssl.methods import cpc
+
+        return cpc.patch_grid_encoder(initial, data.image_shape, o["patch_size"], o["patch_stride"])
+
+    return build
+
+
+def _audio_encoder(data, o):
+    from kssl.backbones.audio import audio_encoder
+
+    return audio_encoder(width=o["width"])
+
+
+def _cpc_audio(encoder, data, o, batch_size, seed):
+    return _methods().CPCAudio(encoder, **_take(o, "prediction_steps", "context_dim"))
+
+
+def _cpc_audio_batches(model, data, o, batch_size, seed):
+    import tensorflow as tf
+
+    crops = data.train.crops(o["window"], o["crops_per_clip"], seed=seed)[..., None]
+    return (tf.data.Dataset.from_tensor_slices(crops).shuffle(len(crops), seed=seed)
+            .batch(batch_size, drop_remainder=True).prefetch(2))
+
+
+def _cpc_audio_random_init(model, data, o):
+    """The whole network (encoder and context) at its initial weights, as the speech probes read both:
+    the weights now, the network built when asked (after training, as the example always did)."""
+    initial = model.get_weights()
+
+    def build():
+        twin = _cpc_audio(_audio_encoder(data, o), data, o, 1, 0)
+        twin.set_weights(initial)
+        return twin
+
+    return build
+
+
+def _speech_assets(data, o):
+    import json
+
+    from kssl.data import audio
+
+    return {"frames.json": json.dumps({"sample_rate": audio.SAMPLE_RATE, "hop": audio.HOP, "window": o["window"],
+                                       "input": "float32 waveforms in [-1, 1] shaped (batch, samples, 1)"}, indent=2)}
+
+
+# ---- language -------------------------------------------------------------------------------------
+def word_piece_vocabulary(data, o):
+    """The WordPiece vocabulary of `data`'s training sentences (or `o["vocabulary_file"]`'s)."""
+    from kssl.data.language import word_piece_vocabulary as make
+
+    if o.get("vocabulary_file"):
+        with open(o["vocabulary_file"], encoding="utf-8") as f:
+            return f.read().split("\n")[:-1]
+    return make(data.sentences(), o["vocabulary_size"], min_count=20 if data.name == "corpus" else 1)
+
+
+def _vocabulary(data, o):
+    if getattr(data, "vocabulary", None) is None:
+        data.vocabulary = word_piece_vocabulary(data, o)
+    return data.vocabulary
+
+
+def _bert_encoder(data, o):
+    from kssl.backbones.text import bert_encoder
+
+    return bert_encoder(len(_vocabulary(data, o)), num_layers=o["num_layers"], hidden_dim=o["hidden_dim"],
+                num_heads=max(o["hidden_dim"] // 64, 1), intermediate_dim=4 * o["hidden_dim"],
+                max_sequence_length=o["sequence_length"])
+
+
+def _mlm(encoder, data, o, batch_size, seed):
+    return _methods().MaskedLM(encoder, next_sentence=o["next_sentence"])
+
+
+def mlm_preprocessor(data, o):
+    from kssl.data.language import MLMPreprocessor
+
+    return MLMPreprocessor(_vocabulary(data, o), sequence_length=o["sequence_length"])
+
+
+def _mlm_batches(model, data, o, batch_size, seed):
+    return mlm_preprocessor(data, o).dataset(data.train, batch_size=batch_size, next_sentence=o["next_sentence"],
+                                             seed=seed)
+
+
+def _mlm_assets(data, o):
+    import json
+
+    return {"vocabulary.txt": "".join(t + "\n" for t in _vocabulary(data, o)),
+            "preprocessor.json": json.dumps({"sequence_length": o["sequence_length"], "vocabulary": "vocabulary.txt",
+                                             "lowercase": True}, indent=2)}
+
+
+def word_vocabulary(data, o):
+    """The `WordVocabulary` of `data`'s training sentences (computed once)."""
+    from kssl.data.language import WordVocabulary
+
+    if getattr(data, "words", None) is None:
+        data.token_lists = data.tokens()
+        data.words = WordVocabulary(data.token_lists, min_count=o["min_count"])
+    return data.words
+
+
+def _no_encoder(data, o):
+    return None  # the method builds its own (word2vec: the input vectors)
+
+
+def _word2vec(encoder, data, o, batch_size, seed):
+    return _methods().Word2Vec(word_vocabulary(data, o).counts, seed=seed, **_take(o, "embedding_dim", "mode", "negatives"))
+
+
+def _word2vec_batches(model, data, o, batch_size, seed):
+    from kssl.data.language import Word2VecData
+
+    return Word2VecData(data.token_lists, word_vocabulary(data, o), mode=o["mode"], window=o["window"],
+                        sample=o["sample"], batch_size=batch_size, seed=seed)
+
+
+def _word2vec_fit(model, batches, epochs, learning_rate, verbose="auto", steps_per_epoch=None, **_):
+    """word2vec's optimiser (README's numbers): Adam, cosine decay to 0, no weight decay, no backup (a
+    `keras.utils.PyDataset` of windows redrawn each epoch)."""
+    import time
+
+    import keras
+
+    steps = steps_per_epoch or len(batches)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule))
+    start = time.time()
+    history = model.fit(batches, epochs=epochs, verbose=verbose, steps_per_epoch=steps_per_epoch)
+    return history, time.time() - start
+
+
+def _word2vec_assets(data, o):
+    return {"words.txt": "".join(w + "\n" for w in word_vocabulary(data, o).words)}
+
+
+def _none(*_):
+    return None
+
+
+# ---- the registry ---------------------------------------------------------------------------------
+def _image(name, class_name, title, build, options, example, rows=None, **kwargs):
+    recipe = Recipe(**IMAGE_BUDGET, options={**IMAGE_OPTIONS, **options})
+    return register(MethodSpec(name, class_name, title, "images", build, recipe, example=example,
+                               rows=rows or {name: (title, [], True)}, **kwargs))
+
+
+_FM = "examples/{}_fashion_mnist.py".format
+
+_image("simclr", "SimCLR", "SimCLR", _simclr, {"projection_dim": 64, "temperature": 0.2, "blur_prob": 0.0},
+       _FM("simclr"), rows={"simclr": ("SimCLR", ["--raw_pixels"], True)})
+_image("moco", "MoCo", "MoCo v2", _moco, {"version": 2, "queue_size": 4096, "momentum": 0.99, "projection_dim": 64,
+                                          "blur_prob": 0.0}, _FM("moco"))
+_image("siamese", "Siamese", "Siamese, margin loss (views)", _siamese,
+       {"pairs": "views", "margin": 1.0, "embedding_dim": 64}, _FM("siamese"), batches=_pairs_batches,
+       rows={"siamese": ("Siamese, margin loss (views)", [], True),
+             "siamese_labels": ("Siamese, margin loss (labels)", ["--pairs", "labels"], False)})
+_image("triplet", "Triplet", "Triplet, batch-hard (views)", _triplet,
+       {"pairs": "views", "mining": "batch_hard", "distance": "squared_euclidean", "margin": 0.2, "embedding_dim": 64},
+       _FM("triplet"), batches=_pairs_batches,
+       rows={"triplet": ("Triplet, batch-hard (views)", [], True),
+             "triplet_labels": ("Triplet, semi-hard (labels)", ["--pairs", "labels", "--mining", "semi_hard"], False)})
+_image("denoising", "DenoisingAutoencoder", "Denoising autoencoder", _denoising,
+       {"corruption": "masking", "noise_level": 0.5, "loss": "mse"}, _FM("denoising"))
+register(MethodSpec(
+    "colorization", "Colorization", "Colorization (Lab, ab-bin classification)", "colour_images", _colorization,
+    Recipe(**IMAGE_BUDGET, options={**IMAGE_OPTIONS, "head": "classification", "rebalance": True, "image_size": 32}),
+    encoder=_grey_encoder, dataset="openclipart", test_dataset="synthetic_rgb",
+    transfer=lambda model, data, o: model.rgb_encoder(), baseline=_colorization_baseline,
+    example="examples/colorization_openclipart.py",
+))
+_image("inpainting", "ContextEncoder", "Context encoder (inpainting)", _inpainting,
+       {"mask": "random_blocks", "mask_size": 10, "mask_count": 3, "mask_coverage": 0.25, "adversarial": False},
+       _FM("inpainting"))
+_image("split_brain", "SplitBrain", "Split-brain autoencoder", _split_brain,
+       {"widths": (16, 32, 64), "split": "top_bottom"}, _FM("split_brain"),  # 64 + 64 = 128-d features
+       encoder=_split_brain_encoders, baseline=_none, random_init=lambda model, data, o: copy_model(model.encoder))
+_image("rotation", "RotationPrediction", "Rotation prediction", _rotation, {"flip": True}, _FM("rotation"))
+_image("jigsaw", "Jigsaw", "Jigsaw", _jigsaw,
+       {"scale": 2, "tile_size": 14, "gap": 2, "jitter": 2, "num_permutations": 100}, _FM("jigsaw"),
+       encoder=_tile_encoder("tile_size"), transfer=_whole_image, baseline=_whole_image_baseline)
+_image("relative_patch", "RelativePatchPosition", "Relative patch position", _relative_patch,
+       {"scale": 2, "patch_size": 14, "gap": 2, "jitter": 2, "pairs_per_image": 8}, _FM("relative_patch"),
+       encoder=_tile_encoder("patch_size"), transfer=_whole_image, baseline=_whole_image_baseline)
+_image("exemplar", "Exemplar", "Exemplar", _exemplar, {"crop_scale_min": 0.2, "exemplars": 8000, "views": 2},
+       _FM("exemplar"), batches=_exemplar_batches)
+_image("swav", "SwAV", "SwAV (2x28 + 2x14 multi-crop)", _swav,
+       {"num_prototypes": 100, "projection_dim": 64, "num_small": 2, "small_size": 14, "small_scale_max": 0.25,
+        "temperature": 0.1, "epsilon": 0.05, "queue_size": 0}, _FM("swav"))
+_image("pirl", "PIRL", "PIRL (jigsaw invariance, memory bank)", _pirl,
+       {"projection_dim": 128, "num_negatives": 4096, "temperature": 0.07, "jigsaw_weight": 0.5, "memory_momentum": 0.5,
+        "tile_size": 8, "gap": 1}, _FM("pirl"), batches=_pirl_batches)
+_image("cpc", "CPC", "CPC (6x6 patch rows)", _cpc,
+       {"patch_size": 8, "patch_stride": 4, "prediction_steps": 3, "context_dim": 128, "context_layers": 2},
+       "examples/cpc_images.py", encoder=_tile_encoder("patch_size"), transfer=lambda model, data, o: model.image_encoder(),
+       baseline=_cpc_baseline)
+register(MethodSpec(
+    "cpc_audio", "CPCAudio", "CPC on raw speech", "speech", _cpc_audio,
+    Recipe(epochs=10, batch_size=16, learning_rate=3e-4, options={
+        "window": 16000, "crops_per_clip": 4, "width": 128, "context_dim": 128, "prediction_steps": 12,
+        "speakers": 0, "sentences": 0, "max_per_speaker": 150, "test_fraction": 0.25, "probe_frames": 30000}),
+    encoder=_audio_encoder, dataset="espeak", test_dataset="tones", batches=_cpc_audio_batches, baseline=_none,
+    random_init=_cpc_audio_random_init, assets=_speech_assets, probe="speech", example="examples/cpc_audio.py",
+))
+register(MethodSpec(
+    "mlm", "MaskedLM", "Masked language model (+ next sentence)", "text", _mlm,
+    Recipe(epochs=1, batch_size=64, learning_rate=1e-3, weight_decay=0.01, global_clipnorm=1.0, options={
+        "vocabulary_size": 8000, "sequence_length": 64, "num_layers": 2, "hidden_dim": 128, "next_sentence": True,
+        "vocabulary_file": ""}),
+    encoder=_bert_encoder, dataset="corpus", test_dataset="synthetic_text", batches=_mlm_batches, assets=_mlm_assets,
+    probe="sentences", example="examples/mlm_corpus.py",
+))
+register(MethodSpec(
+    "word2vec", "Word2Vec", "word2vec (negative sampling)", "text", _word2vec,
+    Recipe(epochs=5, batch_size=4096, learning_rate=1e-2, weight_decay=0.0, options={
+        "mode": "cbow", "embedding_dim": 100, "window": 5, "min_count": 5, "sample": 1e-3, "negatives": 5}),
+    encoder=_no_encoder, dataset="corpus", test_dataset="synthetic_text", batches=_word2vec_batches, fit=_word2vec_fit,
+    assets=_word2vec_assets, probe="words", baseline=_none, example="examples/word2vec_corpus.py",
+))
+
+
+# ---- one training run, shared by `kssl pretrain` and the examples -------------------------------------
+@dataclasses.dataclass
+class Run:
+    """What `train` returns: the trained model, its data and options, the encoders to probe, the history."""
+
+    spec: MethodSpec
+    model: object
+    data: object
+    options: dict
+    random_init: object
+    history: object
+    seconds: float
+    settings: dict
+
+    def baseline(self):
+        """The random-init baseline (None when the entry has none); built now if the entry deferred it."""
+        return self.random_init() if callable(self.random_init) and not hasattr(self.random_init, "layers") \
+            else self.random_init
+
+    def encoder(self):
+        """The trained encoder the probes evaluate (e.g. the whole-image encoder of a tile encoder)."""
+        return transfer_encoder(self.spec, self.model, self.data, self.options)
+
+    def save(self, out, metadata=None, card=None):
+        """The preset: the model, the assets its input pipeline needs, and how it was trained."""
+        import kssl
+
+        assets = self.spec.assets(self.data, self.options) if self.spec.assets else None
+        info = {"data": self.data.name, "registry_name": self.spec.name, "probe": self.spec.probe,
+                "options": _jsonable(self.options), "training": self.settings,
+                "history": {k: [float(v) for v in vs] for k, vs in self.history.history.items()}}
+        info.update(metadata or {})
+        return kssl.zoo.save(self.model, out, metadata=info, card=card, assets=assets)
+
+
+def _jsonable(options):
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+
+
+def train(spec, data, options=None, epochs=None, batch_size=None, learning_rate=None, weight_decay=None, seed=0,
+          out=None, steps_per_epoch=None, verbose="auto", strategy=None, jit_compile="auto", validation=False):
+    """Builds `spec`'s model for `data` (from `load_data`), snapshots its random-init baseline, and trains
+    it with the recipe (overridden by the arguments given) through `kssl.training.pretrain` (AdamW, cosine,
+    BackupAndRestore in OUT/backup) or the entry's own `fit`. Returns a `Run`.
+
+    `steps_per_epoch` caps the steps of each epoch (quick runs); `strategy` a tf.distribute strategy whose
+    scope builds and compiles the model."""
+    import contextlib
+
+    import keras
+
+    import kssl
+
+    options = spec.options if options is None else options
+    r = spec.recipe
+    epochs, batch_size = epochs or r.epochs, batch_size or r.batch_size
+    learning_rate = learning_rate or r.learning_rate
+    weight_decay = r.weight_decay if weight_decay is None else weight_decay
+    keras.utils.set_random_seed(seed)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        encoder = (spec.encoder or default_encoder)(data, options)
+        random_init = None if encoder is None else (spec.baseline or (lambda e, d, o: copy_model(e)))(encoder, data, options)
+        model = spec.build(encoder, data, options, batch_size, seed)
+        if spec.random_init is not None:
+            random_init = spec.random_init(model, data, options)
+        batches = (spec.batches or unlabelled_batches)(model, data, options, batch_size, seed)
+        if spec.fit is not None:
+            history, seconds = spec.fit(model, batches, epochs, learning_rate=learning_rate, verbose=verbose,
+                                        steps_per_epoch=steps_per_epoch)
+        else:
+            if steps_per_epoch:
+                batches = batches.take(steps_per_epoch)
+            extra = {}
+            if validation and spec.batches is None and isinstance(data, ImageData):  # plain image batches only
+                extra["validation_data"] = data.data.test.unlabelled(batch_size, shuffle=False)
+            history, seconds = kssl.training.pretrain(
+                model, batches, epochs, learning_rate=learning_rate, weight_decay=weight_decay, out=out,
+                verbose=verbose, global_clipnorm=r.global_clipnorm, jit_compile=jit_compile, **extra)
+    settings = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                "weight_decay": weight_decay, "seed": seed, "steps_per_epoch": steps_per_epoch,
+                "train_seconds": round(seconds, 1)}
+    return Run(spec, model, data, options, random_init, history, seconds, settings)
+
+
+__all__ = ["DATASETS", "MethodSpec", "REGISTRY", "Recipe", "Run", "get", "load_data", "names", "register", "train"]
