@@ -27,6 +27,7 @@ import os
 
 import numpy as np
 
+from kssl.checks import check_positive_int
 from kssl.data.splits import grouped_split
 from kssl.training.files import cache_dir, save_npz_atomic
 
@@ -114,8 +115,8 @@ class Clips:
     def crops(self, samples, per_clip=1, seed=0):
         """`(clips * per_clip, samples)` float32 random crops (zero-padded when a clip is shorter):
         CPC's training windows."""
-        _positive(samples, "samples")
-        _positive(per_clip, "per_clip")
+        check_positive_int("samples", samples)
+        check_positive_int("per_clip", per_clip)
         rng = np.random.default_rng(seed)
         out = np.zeros((len(self) * per_clip, samples), np.float32)
         for i, wave in enumerate(self.waveforms):
@@ -124,11 +125,6 @@ class Clips:
                 piece = wave[start : start + samples]
                 out[i * per_clip + j, : len(piece)] = piece
         return out
-
-
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}.")
 
 
 def num_frames(samples):
@@ -368,7 +364,7 @@ def fillets_clips(path=None, languages=("cs", "nl"), voices=("m", "v"), max_per_
         raise FileNotFoundError(f"no <who>-<voice>-<word>.ogg files for {languages}/{voices} under {root}.")
     speaker_names = tuple(sorted({s for s, _, _ in files}))
     if max_per_speaker is not None:
-        _positive(max_per_speaker, "max_per_speaker")
+        check_positive_int("max_per_speaker", max_per_speaker)
         rng = np.random.default_rng(seed)
         kept = []
         for speaker in speaker_names:

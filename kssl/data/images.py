@@ -21,6 +21,7 @@ import struct
 
 import numpy as np
 
+from kssl.checks import check_choice, check_positive_int
 from kssl.data.splits import stratified_split
 from kssl.training.files import cache_dir, save_npz_atomic
 
@@ -110,8 +111,7 @@ class Split:
     def _pipeline(self, batch_size, shuffle, seed, drop_remainder, with_labels):
         import tensorflow as tf
 
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be an integer >= 1; got {batch_size!r}.")
+        check_positive_int("batch_size", batch_size)
         if drop_remainder and batch_size > len(self):
             raise ValueError(
                 f"`batch_size` ({batch_size}) is larger than the split ({len(self)} examples) with "
@@ -210,12 +210,7 @@ def load(name="fashion_mnist", path=None, image_size=32, seed=0):
     >>> data.train.images.shape, data.num_classes    # doctest: +SKIP
     ((60000, 28, 28, 1), 10)
     """
-    if name not in SOURCES:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), SOURCES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"`name` must be one of {sorted(SOURCES)}; got {name!r}.{hint}")
+    check_choice("name", name, SOURCES)
     spec = SOURCES[name]
     if spec.get("kind") == "image_folder":
         return _load_image_folder(name, path, image_size, seed)
@@ -345,8 +340,7 @@ def _read_image_folder(name, directory, image_size, verbose=True):
 
 def _load_image_folder(name, path, image_size, seed):
     spec = SOURCES[name]
-    if not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"`image_size` must be an integer >= 1; got {image_size!r}.")
+    check_positive_int("image_size", image_size)
     tried = []
     for directory in _local_dirs(name, path):
         if os.path.isdir(directory) and _list_image_folder(directory):

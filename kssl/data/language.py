@@ -23,6 +23,8 @@ import re
 import keras
 import numpy as np
 
+from kssl.checks import check_choice, check_positive_int, check_probability
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -42,10 +44,8 @@ def word_piece_vocabulary(sentences, vocabulary_size=8000, min_count=20):
 
     from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
-    if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
-        raise ValueError(f"`vocabulary_size` must be an integer > {len(SPECIAL_TOKENS)}; got {vocabulary_size!r}.")
-    if not isinstance(min_count, int) or min_count < 1:
-        raise ValueError(f"`min_count` must be an integer >= 1; got {min_count!r}.")
+    check_positive_int("vocabulary_size", vocabulary_size, minimum=len(SPECIAL_TOKENS) + 1)
+    check_positive_int("min_count", min_count)
     counts = collections.Counter()
     for sentence in sentences:
         sentence = "".join(c for c in unicodedata.normalize("NFD", sentence.lower()) if unicodedata.category(c) != "Mn")
@@ -104,11 +104,11 @@ class MLMPreprocessor:
                  random_token_rate=0.1, mask_selection_length=None):
         import keras_hub
 
-        if not isinstance(sequence_length, int) or sequence_length < 4:
-            raise ValueError(f"`sequence_length` must be an integer >= 4; got {sequence_length!r}.")
-        if not 0 < mask_selection_rate < 1:
-            raise ValueError(f"`mask_selection_rate` must be a number in (0, 1); got {mask_selection_rate!r}.")
-        if not (0 <= mask_token_rate and 0 <= random_token_rate and mask_token_rate + random_token_rate <= 1):
+        check_positive_int("sequence_length", sequence_length, minimum=4)
+        check_probability("mask_selection_rate", mask_selection_rate, low_open=True, high_open=True)
+        check_probability("mask_token_rate", mask_token_rate)
+        check_probability("random_token_rate", random_token_rate)
+        if mask_token_rate + random_token_rate > 1:
             raise ValueError("`mask_token_rate` and `random_token_rate` must be >= 0 with a sum <= 1; got "
                              f"{mask_token_rate!r} and {random_token_rate!r}.")
         self.vocabulary = list(vocabulary)
@@ -193,8 +193,8 @@ class MLMPreprocessor:
         """
         import tensorflow as tf
 
-        if batches is not None and (not isinstance(batches, int) or batches < 1):
-            raise ValueError(f"`batches` must be None or an integer >= 1; got {batches!r}.")
+        if batches is not None:
+            check_positive_int("batches", batches)
         ds = self._examples(documents, next_sentence, seed).batch(batch_size, drop_remainder=True)
         if batches is not None:
             ds = ds.take(batches)
@@ -221,8 +221,7 @@ class WordVocabulary:
     is padding (never a word, never a negative). `counts[i]` is word i's corpus count."""
 
     def __init__(self, sentences, min_count=5, max_size=None):
-        if not isinstance(min_count, int) or min_count < 1:
-            raise ValueError(f"`min_count` must be an integer >= 1; got {min_count!r}.")
+        check_positive_int("min_count", min_count)
         counter = collections.Counter(w for s in sentences for w in s)
         kept = sorted(((c, w) for w, c in counter.items() if c >= min_count), key=lambda cw: (-cw[0], cw[1]))
         if max_size is not None:
@@ -311,14 +310,10 @@ class Word2VecData(keras.utils.PyDataset):
 
     def __init__(self, sentences, vocabulary, mode="skipgram", window=5, sample=1e-3, batch_size=1024, seed=0,
                  **kwargs):
-        from kssl.checks import check_choice
-
         super().__init__(**kwargs)
         self.mode = check_choice("mode", mode, ("skipgram", "cbow"))
-        if not isinstance(window, int) or window < 1:
-            raise ValueError(f"`window` must be an integer >= 1; got {window!r}.")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be an integer >= 1; got {batch_size!r}.")
+        check_positive_int("window", window)
+        check_positive_int("batch_size", batch_size)
         self.window, self.batch_size, self.sample = window, batch_size, sample
         self.ids, self.sentence_ids = vocabulary.encode(sentences)
         self.keep = keep_probabilities(vocabulary.counts, sample)

@@ -38,7 +38,7 @@ import zlib
 
 import numpy as np
 
-from kssl.checks import check_probability
+from kssl.checks import check_choice, check_probability
 from kssl.data.splits import shuffled_split
 from kssl.training.files import cache_dir, write_bytes_atomic
 
@@ -290,8 +290,6 @@ class TextCorpus:
 
     def sentences(self, split="train"):
         """Every sentence of `split` ("train" or "held_out"), in document order."""
-        from kssl.checks import check_choice
-
         documents = getattr(self, check_choice("split", split, ("train", "held_out")))
         return [s for document in documents for s in document]
 
