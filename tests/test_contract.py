@@ -1,0 +1,164 @@
+"""The contract every method keeps (ARCHITECTURE.md): a mismatched augmentation is refused at construction,
+the dtype policy survives get_config, state changes only in a train step (never in evaluate), and it
+changes after the optimizer step."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import kssl
+from helpers import FlipLeftRight, Identity, smooth_images
+
+
+def tiny(size=12, channels=1, name="tiny"):
+    return kssl.backbones.convnet((size, size, channels), widths=(4, 8), name=name)
+
+
+def as_json(config):
+    return json.loads(json.dumps(config))
+
+
+# ---- (a) the augmentation is checked against the encoder at construction --------------------------------
+def test_an_augmentation_with_other_channels_is_refused_at_construction():
+    augment = kssl.augment.simclr_views(28, channels=3)
+    with pytest.raises(ValueError, match=r"`augment` .*returns 3 channel\(s\) but the encoder takes 1"):
+        kssl.methods.SimCLR(tiny(28), projection_dim=8, augment=augment)
+    # Methods whose encoder sees tiles check the images' channels too (their size is free).
+    with pytest.raises(ValueError, match=r"`augment` .*returns 3 channel\(s\) but the encoder takes 1"):
+        kssl.methods.Jigsaw(tiny(8), tile_size=8, num_permutations=4, hidden_dim=8, augment=augment)
+
+
+def test_an_augmentation_of_another_size_is_refused_at_construction():
+    augment = kssl.augment.simclr_views(32, channels=1, grayscale_policy="brightness_contrast")
+    with pytest.raises(ValueError, match=r"`augment` .*views of size \(32, 32\) but the encoder takes \(28, 28\)"):
+        kssl.methods.SimCLR(tiny(28), projection_dim=8, augment=augment)
+    with pytest.raises(ValueError, match="`augment`"):
+        kssl.methods.MoCo(tiny(28), projection_dim=8, queue_size=16, augment=augment)
+    # Tile methods and multi-crop take views of any size: the same augmentation is accepted.
+    kssl.methods.Jigsaw(tiny(8), tile_size=8, gap=1, jitter=1, num_permutations=4, hidden_dim=8, augment=augment)
+    small = kssl.augment.simclr_views(14, channels=1, grayscale_policy="brightness_contrast")
+    kssl.methods.SwAV(tiny(28), num_prototypes=4, projection_dim=8, augment=[augment, augment, small])
+
+
+# ---- (b) get_config keeps the dtype policy ------------------------------------------------------------
+BUILDERS = {
+    "simclr": lambda **kw: kssl.methods.SimCLR(tiny(), projection_dim=8, **kw),
+    "moco": lambda **kw: kssl.methods.MoCo(tiny(), projection_dim=8, queue_size=16, **kw),
+    "swav": lambda **kw: kssl.methods.SwAV(tiny(), num_prototypes=4, projection_dim=8, queue_size=16, **kw),
+    "pirl": lambda **kw: kssl.methods.PIRL(tiny(), memory_bank_size=16, projection_dim=8, num_negatives=8,
+                                           tile_size=4, num_permutations=4, **kw),
+    "jigsaw": lambda **kw: kssl.methods.Jigsaw(tiny(4), tile_size=4, num_permutations=4, hidden_dim=8, **kw),
+    "inpainting": lambda **kw: kssl.methods.ContextEncoder(tiny(), adversarial=True, **kw),
+    "split_brain": lambda **kw: kssl.methods.SplitBrain(tiny(), split="top_bottom", **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_get_config_keeps_the_dtype_policy_and_trainable(name):
+    model = BUILDERS[name](dtype="mixed_bfloat16", trainable=False)
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    config = as_json(model.get_config())
+    clone = type(model).from_config(config)
+    assert clone.dtype_policy.name == "mixed_bfloat16" and clone.compute_dtype == "bfloat16"
+    assert clone.trainable is False
+    assert as_json(clone.get_config()) == as_json(model.get_config())
+
+
+# ---- (c) state changes in fit, never in evaluate ------------------------------------------------------
+def moco_state(model):
+    return model.queue.values.numpy().copy(), int(model.queue.pointer.numpy())
+
+
+def test_moco_queue_changes_in_fit_not_in_evaluate():
+    keras.utils.set_random_seed(0)
+    model = kssl.methods.MoCo(tiny(), projection_dim=8, queue_size=16, augment=[Identity(), FlipLeftRight()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    x = smooth_images(8)
+    queue, pointer = moco_state(model)
+    key_weights = [w.numpy().copy() for w in model.key_encoder.weights]
+    model.evaluate(x, batch_size=8, verbose=0)
+    after_queue, after_pointer = moco_state(model)
+    np.testing.assert_array_equal(after_queue, queue)
+    assert after_pointer == pointer
+    for before, w in zip(key_weights, model.key_encoder.weights):
+        np.testing.assert_array_equal(w.numpy(), before)  # no momentum update either
+    model.fit(x, batch_size=8, epochs=1, verbose=0)  # the control: a train step does write
+    fitted_queue, fitted_pointer = moco_state(model)
+    assert fitted_pointer == 8 and np.abs(fitted_queue[:8] - queue[:8]).max() > 1e-3
+
+
+def test_pirl_memory_bank_changes_in_fit_not_in_evaluate():
+    keras.utils.set_random_seed(0)
+    model = BUILDERS["pirl"]()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    x, index = smooth_images(8), np.arange(8)
+    bank = model.memory_bank.bank.numpy().copy()
+    model.evaluate(x, index, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(model.memory_bank.bank.numpy(), bank)
+    model.fit(x, index, batch_size=8, epochs=1, verbose=0)
+    changed = np.abs(model.memory_bank.bank.numpy() - bank).max(axis=1)
+    assert (changed[:8] > 1e-4).all() and (changed[8:] == 0).all()  # exactly the batch's rows
+
+
+def test_swav_queue_changes_in_fit_not_in_evaluate():
+    model = BUILDERS["swav"](augment=[Identity(), FlipLeftRight()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    x = smooth_images(8)
+    model.evaluate(x, batch_size=8, verbose=0)
+    assert int(model.queue.filled.numpy()) == 0
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert int(model.queue.filled.numpy()) == 8
+
+
+# ---- (d) state changes after the optimizer step -------------------------------------------------------
+def test_moco_momentum_update_uses_the_updated_query_weights():
+    keras.utils.set_random_seed(0)
+    m = 0.9
+    model = kssl.methods.MoCo(tiny(), projection_dim=8, queue_size=16, momentum=m, augment=[Identity(), FlipLeftRight()])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
+    pairs = model._momentum_pairs()
+    for _, key in pairs:  # key != query, so that the formula is not met trivially
+        key.assign(key + 0.1)
+    old_query = [q.numpy().copy() for q, _ in pairs]
+    old_key = [k.numpy().copy() for _, k in pairs]
+    model.fit(smooth_images(8), batch_size=8, epochs=1, verbose=0)
+    new_query = [q.numpy() for q, _ in pairs]
+    assert max(np.abs(a - b).max() for a, b in zip(new_query, old_query)) > 1e-3  # the step moved the query
+    for key, before, query in zip((k for _, k in pairs), old_key, new_query):
+        np.testing.assert_allclose(key.numpy(), m * before + (1 - m) * query, rtol=1e-5, atol=1e-6)
+    # The control: the old (pre-step) query weights do not give the key weights.
+    assert max(np.abs(k.numpy() - (m * b + (1 - m) * q)).max()
+               for (_, k), b, q in zip(pairs, old_key, old_query)) > 1e-4
+
+
+def test_swav_prototypes_are_normalised_after_the_optimizer_step():
+    model = BUILDERS["swav"](augment=[Identity(), FlipLeftRight()])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), jit_compile=False)
+    before = model.prototypes.numpy().copy()
+    model.fit(smooth_images(8), batch_size=8, epochs=1, verbose=0)
+    after = model.prototypes.numpy()
+    assert np.abs(after - before).max() > 1e-4  # the step moved them ...
+    np.testing.assert_allclose(np.linalg.norm(after, axis=1), 1.0, rtol=1e-5)  # ... and they are unit after it
+
+
+# ---- one way for labels, no loss-code state ------------------------------------------------------------
+@pytest.mark.parametrize("cls", [kssl.methods.SimCLR, kssl.methods.MoCo, kssl.methods.SwAV, kssl.methods.PIRL,
+                                 kssl.methods.Exemplar, kssl.methods.ContextEncoder, kssl.methods.Jigsaw,
+                                 kssl.methods.RelativePatchPosition, kssl.methods.RotationPrediction,
+                                 kssl.methods.DenoisingAutoencoder, kssl.methods.Colorization,
+                                 kssl.methods.SplitBrain])
+def test_methods_route_labels_through_y_and_keep_keras_steps(cls):
+    assert "compute_loss" not in vars(cls) and not hasattr(cls, "uses_labels")
+    if cls is not kssl.methods.ContextEncoder:  # two optimizers: its adversarial step is its own
+        assert "train_step" not in vars(cls)
+
+
+def test_exemplar_reads_its_ids_from_y():
+    model = kssl.methods.Exemplar(tiny(), num_exemplars=4, views=2, augment=[Identity(), FlipLeftRight()])
+    outputs = model(smooth_images(4))
+    assert sorted(outputs) == ["logits"]  # no labels smuggled into the outputs
+    ids = np.array([3, 2, 1, 0])
+    expected = kssl.pretext.cross_entropy(np.tile(ids, 2), outputs["logits"])
+    np.testing.assert_allclose(float(model.ssl_loss(outputs, ids)), float(expected), rtol=1e-6)
