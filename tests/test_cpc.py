@@ -197,6 +197,7 @@ CASES = {
                                  "`encoder` must take images"),
     "image encoder for audio": (lambda: kssl.methods.CPCAudio(kssl.backbones.convnet((8, 8, 1), widths=(4,))),
                                 "`encoder` must take waveforms"),
+    "augment's channels": (lambda: image_model(augment=keras.layers.Conv2D(3, 1)), "`augment`"),
     "audio dtype": (lambda: audio_model()(np.zeros((2, 320), "int32")), "`x` must be float waveforms"),
     "image dtype": (lambda: image_model()(np.zeros((2, 12, 12, 1), "uint8")), "`x` must be float images"),
     "audio shorter than horizon": (lambda: audio_model()(np.zeros((2, 48), "float32")), "shorter than the prediction horizon"),

@@ -2,6 +2,7 @@
 masking and NSP pairs, word2vec's negatives / windows / subsampling, and the word evaluations."""
 
 import gzip
+import json
 import os
 import shutil
 import zlib
@@ -154,7 +155,7 @@ def test_subsampling_keeps_rare_words_and_drops_frequent_ones():
     assert keep[1] == pytest.approx((np.sqrt(f / 1e-3) + 1) * 1e-3 / f)
 
 
-def test_word2vec_learns_cooccurrence_and_nearest_neighbours():
+def test_word2vec_learns_cooccurrence_and_nearest_neighbours(tmp_path):
     rng = np.random.default_rng(0)
     animals, vehicles = ["cat", "dog", "cow", "pig"], ["car", "bus", "van", "cab"]
     sentences = [list(rng.choice(group, 6)) for group in (animals, vehicles) for _ in range(150)]
@@ -171,6 +172,11 @@ def test_word2vec_learns_cooccurrence_and_nearest_neighbours():
     clone.set_weights(model.get_weights())
     np.testing.assert_array_equal(clone.vectors(), model.vectors())
     assert [w for w, _ in clone.nearest("cat", vocab.words, k=3)] == neighbours
+    model.save(str(tmp_path / "word2vec.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "word2vec.keras"))
+    as_json = lambda config: json.loads(json.dumps(config))  # noqa: E731  (tuples come back as lists)
+    assert type(loaded) is kssl.methods.Word2Vec and as_json(loaded.get_config()) == as_json(model.get_config())
+    np.testing.assert_array_equal(loaded.vectors(), model.vectors())
 
 
 def test_mlm_metrics_and_config_round_trip():
