@@ -267,7 +267,10 @@ def batch_triplet(embeddings, labels, margin=0.2, strategy="batch_hard", distanc
     Every embedding of this replica is an anchor; positives and negatives come from the (global)
     batch. The loss is the mean of max(0, d(a,p) - d(a,n) + margin) over the selected triplets; for
     "batch_all" over those with a positive loss only (Hermans et al.'s "BA != 0": averaging in the
-    many easy zeros would shrink the gradient as training goes on). Memory is O(n m^2).
+    many easy zeros would shrink the gradient as training goes on). Memory is O(n m^2). With
+    `gather_distributed`, the mean is over the global batch's triplets: each replica returns its
+    triplets' sum over the global count times the replica count, so the replicas' mean is the loss
+    one device computes on the global batch even where replicas select different numbers of triplets.
 
     Args:
         embeddings: `(n, d)`; labels: `(n,)` int class (or instance) ids.
@@ -294,8 +297,20 @@ def batch_triplet(embeddings, labels, margin=0.2, strategy="batch_hard", distanc
     mask = mine_triplets(d, labels, candidate_labels, strategy,
                          anchor_index=offset + ops.arange(ops.shape(embeddings)[0], dtype="int32"))
     per_triplet = ops.relu(d[:, :, None] - d[:, None, :] + margin) * mask
-    counted = ops.cast(per_triplet > 0, dtype) if strategy == "batch_all" else mask
-    return ops.sum(per_triplet) / ops.maximum(ops.sum(counted), 1.0)
+    counted = ops.sum(ops.cast(per_triplet > 0, dtype) if strategy == "batch_all" else mask)
+    if not gather_distributed:
+        return ops.sum(per_triplet) / ops.maximum(counted, 1.0)
+    # Replicas can count different numbers of triplets (batch_all; anchors without a positive): divide
+    # by the global count, times the replica count, so the replicas' mean is the global-batch mean.
+    return ops.sum(per_triplet) * distribute.num_replicas() / ops.maximum(_replica_sum(counted), 1.0)
+
+
+def _replica_sum(x):
+    """`x` summed over the replicas (a constant: no gradient flows through it); `x` on one device."""
+    x = ops.stop_gradient(x)
+    if distribute.num_replicas() == 1:
+        return x
+    return ops.sum(distribute.all_gather(x[None]), axis=0)
 
 # ---- reconstruction (denoising, inpainting, colorization, split-brain) ---------------------------
 RECONSTRUCTION_LOSSES = ("mse", "bce")

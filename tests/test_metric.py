@@ -172,32 +172,59 @@ def hardest_negative_gaps(model, x):
 # encoder and to the last kernel but not to the last bias (it scales as 1 / the active unit's value), so
 # only that bias differed, by 2.7%. Equality of updates holds only away from ties: the test uses a wider
 # head and asserts every anchor's nearest negative leads by far more than rounding.
+def one_step(strategy, cls, weights, x, y=None, **kwargs):
+    """Loss and weights after one SGD step of `cls` on the global batch `x` (and labels `y`)."""
+    with strategy.scope():
+        model = tiny(cls, hidden_dim=32, **kwargs)
+        model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=False)
+    model.set_weights(weights)
+    loss = model.fit(x, y, batch_size=len(x), shuffle=False, verbose=0).history["loss"][0]
+    return loss, model.get_weights()
+
+
 @pytest.mark.parametrize("cls", [kssl.methods.Siamese, kssl.methods.Triplet])
 def test_two_replicas_equal_one_device(cls, mirrored):
     x = smooth_images(16)
     keras.utils.set_random_seed(0)
     weights = tiny(cls, hidden_dim=32).get_weights()
-
-    def one_step(strategy, gather_distributed=True):
-        with strategy.scope():
-            model = tiny(cls, hidden_dim=32, augment=[Identity(), FlipLeftRight()],
-                         gather_distributed=gather_distributed)
-            model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=False)
-        model.set_weights(weights)
-        loss = model.fit(x, batch_size=16, shuffle=False, verbose=0).history["loss"][0]
-        return loss, model.get_weights()
-
+    views = [Identity(), FlipLeftRight()]
     if cls is kssl.methods.Triplet:
-        probe = tiny(cls, hidden_dim=32, augment=[Identity(), FlipLeftRight()])
+        probe = tiny(cls, hidden_dim=32, augment=views)
         probe.set_weights(weights)
         # float32 rounding moves distances by ~1e-7 between the set-ups: a lead of 1e-4 decides alike.
         assert hardest_negative_gaps(probe, x).min() > 1e-4, "a near-tie in mining: the premise fails"
-    loss_1, weights_1 = one_step(tf.distribute.get_strategy())
-    loss_2, weights_2 = one_step(mirrored)
+    loss_1, weights_1 = one_step(tf.distribute.get_strategy(), cls, weights, x, augment=views)
+    loss_2, weights_2 = one_step(mirrored, cls, weights, x, augment=views)
     np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
     for a, b in zip(weights_2, weights_1):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # Negative control: with each replica's own batch as candidates the loss is another one (by 5e-4 for
     # Siamese, whose dissimilar pairs are averaged: far beyond the rtol 1e-5 above).
-    loss_local, _ = one_step(mirrored, gather_distributed=False)
+    loss_local, _ = one_step(mirrored, cls, weights, x, augment=views, gather_distributed=False)
     assert abs(loss_local - loss_1) > 1e-4
+
+
+@pytest.fixture
+def float64():
+    """Rounding out of the way (no triplet sits within 1e-12 of the margin's kink)."""
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (kssl.methods.Siamese, {"augment": [Identity(), FlipLeftRight()]}),
+    (kssl.methods.Triplet, {"mining": "batch_all"}),
+])
+def test_labels_with_unequal_counts_per_replica_two_replicas_equal_one_device(cls, kwargs, mirrored, float64):
+    # Replica 0 holds six 0s and two 1s, replica 1 a mix: they see different numbers of similar pairs
+    # (Siamese) and of triplets with a positive loss (batch_all), so each must divide by the global count.
+    x, y = smooth_images(16).astype("float64"), np.array([0] * 6 + [1] * 2 + [1, 2, 3, 2, 3, 2, 3, 1])
+    keras.utils.set_random_seed(0)
+    weights = tiny(cls, hidden_dim=32, pairs="labels").get_weights()
+    loss_1, weights_1 = one_step(tf.distribute.get_strategy(), cls, weights, x, y, pairs="labels", **kwargs)
+    loss_2, weights_2 = one_step(mirrored, cls, weights, x, y, pairs="labels", **kwargs)
+    np.testing.assert_allclose(loss_2, loss_1, rtol=1e-6)  # Keras' loss tracker is float32
+    assert max(float(np.abs(a - b).max()) for a, b in zip(weights_1, weights)) > 1e-4  # the step moved
+    for a, b in zip(weights_2, weights_1):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

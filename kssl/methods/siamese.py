@@ -21,8 +21,8 @@ class Siamese(MetricLearningModel):
 
     Every pair of the batch counts (view 1 of image i against view 2 of image j, j over the global
     batch): n similar and n(G - 1) dissimilar pairs for "views". Similar and dissimilar pairs are
-    averaged separately and weighted equally, so the many dissimilar pairs do not drown the similar
-    ones (with "labels", each replica balances its own pairs).
+    averaged separately (over the global batch's pairs) and weighted equally, so the many dissimilar
+    pairs do not drown the similar ones.
 
     Args (and those of `MetricLearningModel`: embedding_dim, hidden_dim, head_layers, pairs, normalize,
     augment, gather_distributed; with pairs="labels" fit on (images, labels) batches):
@@ -55,13 +55,19 @@ class Siamese(MetricLearningModel):
         ids = self.ids(n, y)  # labels (pairs="labels") or global image indices
         z2_all, ids_all = (distribute.all_gather(z2), distribute.all_gather(ids)) if self.gather_distributed else (z2, ids)
         g = ops.shape(z2_all)[0]
-        similar = ops.cast(ops.equal(ids[:, None], ids_all[None, :]), "float32")  # (n, G)
-        weight = (similar / ops.maximum(ops.sum(similar), 1.0)
-                  + (1.0 - similar) / ops.maximum(ops.sum(1.0 - similar), 1.0))
+        similar = ops.cast(ops.equal(ids[:, None], ids_all[None, :]), losses._loss_dtype(z1))  # (n, G)
+        counts = ops.stack([ops.sum(similar), ops.sum(1.0 - similar)])
+        replicas = 1
+        if self.gather_distributed:  # balance the global batch's pairs, not each replica's own
+            counts, replicas = losses._replica_sum(counts), distribute.num_replicas()
+        weight = similar / ops.maximum(counts[0], 1.0) + (1.0 - similar) / ops.maximum(counts[1], 1.0)
+        groups = ops.maximum(ops.sum(ops.cast(counts > 0, similar.dtype)), 1.0)  # 2, or 1 if a kind is absent
         x1 = ops.reshape(ops.repeat(z1[:, None, :], g, axis=1), (-1, ops.shape(z1)[-1]))
         x2 = ops.reshape(ops.repeat(z2_all[None, :, :], n, axis=0), (-1, ops.shape(z1)[-1]))
-        return losses.margin_contrastive(x1, x2, ops.reshape(similar, (-1,)), self.margin,
-                                         sample_weight=ops.reshape(weight, (-1,)))
+        weighted_mean = losses.margin_contrastive(x1, x2, ops.reshape(similar, (-1,)), self.margin,
+                                                  sample_weight=ops.reshape(weight, (-1,)))
+        # = sum(weight * l) / sum(weight): back to this replica's share of the global mean.
+        return weighted_mean * ops.sum(weight) * replicas / groups
 
     def get_config(self):
         return {**super().get_config(), "margin": self.margin}
