@@ -242,9 +242,6 @@ class ImageModel(SelfSupervisedModel):
                     f"{expected} (height, width, channels); it fails with: {error}"
                 ) from error
             shape = tuple(spec.shape)
-            declared = getattr(layer, "channels", None)  # kssl.augment layers are built for a channel count
-            if isinstance(declared, int) and len(shape) == 4:  # that their output shape does not reflect
-                shape = (*shape[:3], declared)
             if len(shape) != 4:
                 raise ValueError(f"{name}: `augment` ({layer.name}) must return images (batch, height, width, "
                                  f"channels); it returns shape {shape}.")

@@ -23,10 +23,10 @@ def as_json(config):
 # ---- (a) the augmentation is checked against the encoder at construction --------------------------------
 def test_an_augmentation_with_other_channels_is_refused_at_construction():
     augment = kssl.augment.simclr_views(28, channels=3)
-    with pytest.raises(ValueError, match=r"`augment` .*returns 3 channel\(s\) but the encoder takes 1"):
+    with pytest.raises(ValueError, match=r"`augment` .*built for 3-channel images.*channels=1"):
         kssl.methods.SimCLR(tiny(28), projection_dim=8, augment=augment)
     # Methods whose encoder sees tiles check the images' channels too (their size is free).
-    with pytest.raises(ValueError, match=r"`augment` .*returns 3 channel\(s\) but the encoder takes 1"):
+    with pytest.raises(ValueError, match=r"`augment` .*built for 3-channel images.*channels=1"):
         kssl.methods.Jigsaw(tiny(8), tile_size=8, num_permutations=4, hidden_dim=8, augment=augment)
 
 
@@ -162,3 +162,36 @@ def test_exemplar_reads_its_ids_from_y():
     ids = np.array([3, 2, 1, 0])
     expected = kssl.pretext.cross_entropy(np.tile(ids, 2), outputs["logits"])
     np.testing.assert_allclose(float(model.ssl_loss(outputs, ids)), float(expected), rtol=1e-6)
+
+
+# ---- checkpoints from before kssl.layers.memory --------------------------------------------------------
+def legacy_layout(path, layer, count):
+    """Rewrites a weights file into the layout used before kssl.layers.memory: the first `count`
+    variables of `layer` (the queue or memory bank) become the method's own, after its own ones."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        own = f["vars"]
+        moved = f[f"layers/{layer}/vars"]
+        for i in range(count):
+            own.create_dataset(str(len(own)), data=moved[str(i)][()])
+        del f[f"layers/{layer}"]
+
+
+@pytest.mark.parametrize("name, layer, count", [("moco", "queue", 2), ("swav", "queue", 3), ("pirl", "memory_bank", 1)])
+def test_checkpoints_from_before_the_memory_layers_still_load(name, layer, count, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = BUILDERS[name]()
+    state = getattr(model, layer)
+    for variable in state.variables:  # recognisable values
+        variable.assign(keras.ops.ones_like(variable) * (3 if "int" in variable.dtype else 0.5))
+    path = str(tmp_path / "legacy.weights.h5")
+    model.save_weights(path)
+    legacy_layout(path, layer, count)
+    fresh = BUILDERS[name]()
+    fresh.load_weights(path)
+    for i, (saved, loaded) in enumerate(zip(state.variables, getattr(fresh, layer).variables)):
+        if i < count:
+            np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+    for a, b in zip(fresh.encoder.get_weights(), model.encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -256,7 +256,15 @@ class SimCLRAugmentation(keras.layers.Layer):
                 )
             )
 
+    def _check_channels(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] != self.channels:
+            raise ValueError(
+                f"`channels`: this SimCLRAugmentation was built for {self.channels}-channel images; got images "
+                f"shaped {tuple(input_shape)}. Build it with channels={input_shape[-1]}."
+            )
+
     def build(self, input_shape):
+        self._check_channels(input_shape)
         for stage in self.stages:
             stage.build(input_shape)
             input_shape = stage.compute_output_shape(input_shape)
@@ -269,7 +277,8 @@ class SimCLRAugmentation(keras.layers.Layer):
         return ops.clip(images, 0.0, 1.0)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.image_size, input_shape[-1])
+        self._check_channels(input_shape)
+        return (input_shape[0], *self.image_size, self.channels)
 
     def get_config(self):
         return {
