@@ -150,28 +150,19 @@ def test_bad_method_arguments_are_named(cls, kwargs, match):
         tiny(cls, **kwargs)
 
 
-def hardest_negative_gaps(model, x):
-    """Per anchor of batch-hard mining on two views of `x` (one model, no update): how much farther its
-    second-nearest negative is than its nearest, in float64."""
+def batch_hard_decisions(model, x, margin=0.2):
+    """For batch-hard mining on two views of `x` (one model, no update), in float64: per anchor, how much
+    farther its second-nearest negative is than its nearest (the argmin's lead), and how far its
+    triplet's d(a,p) - d(a,n) + margin is from the hinge's kink at 0."""
     z = np.asarray(model(x, training=True)["z"], "float64")
     ids = np.tile(np.arange(len(x)), 2)
     d = ((z[:, None] - z[None]) ** 2).sum(-1)
+    positive = d[np.arange(len(z)), (np.arange(len(z)) + len(x)) % len(z)]  # its other view
     d[ids[:, None] == ids[None, :]] = np.inf  # itself and its other view are not negatives
     nearest = np.sort(d, axis=1)
-    return nearest[:, 1] - nearest[:, 0]
+    return nearest[:, 1] - nearest[:, 0], np.abs(positive - nearest[:, 0] + margin)
 
 
-# Why the Triplet case checks its premise first. Batch-hard mining takes an argmin: where two negatives
-# are (mathematically) equally near an anchor, float rounding picks one, and rounding differs between one
-# device (a batch of 32 rows) and two replicas (16 each), and between AVX2 and AVX-512 kernels. The loss is
-# the same either way; the gradient is not (the loss has a kink there). The test once ran at such a tie:
-# with the head's hidden width 8, images 8's two views left a single hidden ReLU unit active, so (bias 0,
-# then L2 normalisation) both views had the same embedding W[:, k] / |W[:, k]|; anchor 27's nearest
-# negative was a tie between them, 1 device picked view 1 and 2 replicas view 2 (the other 31 anchors
-# mined the same triplets). Through the normalisation the two choices give the same gradient to the
-# encoder and to the last kernel but not to the last bias (it scales as 1 / the active unit's value), so
-# only that bias differed, by 2.7%. Equality of updates holds only away from ties: the test uses a wider
-# head and asserts every anchor's nearest negative leads by far more than rounding.
 def one_step(strategy, cls, weights, x, y=None, **kwargs):
     """Loss and weights after one SGD step of `cls` on the global batch `x` (and labels `y`)."""
     with strategy.scope():
@@ -182,6 +173,18 @@ def one_step(strategy, cls, weights, x, y=None, **kwargs):
     return loss, model.get_weights()
 
 
+# Why the Triplet case checks its premise first. Batch-hard mining takes an argmin: where two negatives
+# are (mathematically) equally near an anchor, float rounding picks one, and rounding differs between one
+# device (a batch of 32 rows) and two replicas (16 each), and between AVX2 and AVX-512 kernels. The loss is
+# the same either way; the gradient is not (the loss has a kink there). The test once ran at such a tie:
+# with the head's hidden width 8, image 8's two views left a single hidden ReLU unit active, so (bias 0,
+# then L2 normalisation) both views had the same embedding W[:, k] / |W[:, k]|; anchor 27's nearest
+# negative was a tie between them, 1 device picked view 1 and 2 replicas view 2 (the other 31 anchors
+# mined the same triplets). Through the normalisation the two choices give the same gradient to the
+# encoder and to the last kernel but not to the last bias (it scales as 1 / the active unit's value), so
+# only that bias differed, by 2.7%. Equality of updates holds only away from ties: the test uses a wider
+# head and asserts every anchor's nearest negative leads by far more than rounding (and, for the
+# same reason, that no triplet sits at the hinge's kink).
 @pytest.mark.parametrize("cls", [kssl.methods.Siamese, kssl.methods.Triplet])
 def test_two_replicas_equal_one_device(cls, mirrored):
     x = smooth_images(16)
@@ -192,7 +195,9 @@ def test_two_replicas_equal_one_device(cls, mirrored):
         probe = tiny(cls, hidden_dim=32, augment=views)
         probe.set_weights(weights)
         # float32 rounding moves distances by ~1e-7 between the set-ups: a lead of 1e-4 decides alike.
-        assert hardest_negative_gaps(probe, x).min() > 1e-4, "a near-tie in mining: the premise fails"
+        lead, from_kink = batch_hard_decisions(probe, x)
+        assert lead.min() > 1e-4, "a near-tie in mining: the premise fails"
+        assert from_kink.min() > 1e-4, "a triplet at the hinge's kink: the premise fails"
     loss_1, weights_1 = one_step(tf.distribute.get_strategy(), cls, weights, x, augment=views)
     loss_2, weights_2 = one_step(mirrored, cls, weights, x, augment=views)
     np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
@@ -206,7 +211,8 @@ def test_two_replicas_equal_one_device(cls, mirrored):
 
 @pytest.fixture
 def float64():
-    """Rounding out of the way (no triplet sits within 1e-12 of the margin's kink)."""
+    """Rounding out of the way: in float64 only a triplet within ~1e-15 of the hinge's kink could count
+    differently on one device and on two replicas."""
     keras.config.set_dtype_policy("float64")
     yield
     keras.config.set_dtype_policy("float32")
