@@ -2,6 +2,8 @@
 
 import keras
 
+from kssl.checks import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="kssl")
 class ProjectionHead(keras.layers.Layer):
@@ -25,11 +27,9 @@ class ProjectionHead(keras.layers.Layer):
 
     def __init__(self, hidden_dim=2048, output_dim=128, num_layers=2, batch_norm=True, **kwargs):
         super().__init__(**kwargs)
-        for arg, value in (("hidden_dim", hidden_dim), ("output_dim", output_dim), ("num_layers", num_layers)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{arg}` must be an integer >= 1; got {value!r}.")
-        self.hidden_dim, self.output_dim = hidden_dim, output_dim
-        self.num_layers, self.batch_norm = num_layers, batch_norm
+        self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
+        self.output_dim = check_positive_int("output_dim", output_dim)
+        self.num_layers, self.batch_norm = check_positive_int("num_layers", num_layers), bool(batch_norm)
         self.blocks = []
         for _ in range(num_layers - 1):
             self.blocks.append(keras.layers.Dense(hidden_dim, use_bias=not batch_norm))
@@ -106,13 +106,10 @@ class ConvDecoder(keras.layers.Layer):
 
     def __init__(self, output_shape, widths=None, activation="sigmoid", **kwargs):
         super().__init__(**kwargs)
-        if (
-            not isinstance(output_shape, (tuple, list)) or len(output_shape) != 3
-            or not all(isinstance(d, int) and d > 0 for d in output_shape)
-        ):
+        if not isinstance(output_shape, (tuple, list)) or len(output_shape) != 3:
             raise ValueError(f"`output_shape` must be (height, width, channels) of positive ints; got {output_shape!r}.")
-        self.target_shape = tuple(output_shape)
-        self.widths = None if widths is None else tuple(int(w) for w in widths)
+        self.target_shape = tuple(check_positive_int("output_shape", d) for d in output_shape)
+        self.widths = None if widths is None else tuple(check_positive_int("widths", w) for w in widths)
         self.activation = activation
 
     def build(self, input_shape):

@@ -20,8 +20,27 @@ def _item_shape(item_shape):
     return tuple(check_positive_int("item_shape", d) for d in shape)
 
 
+class _State(keras.layers.Layer):
+    """Loads checkpoints written before this module existed, when a method held these variables as its
+    own (MoCo's queue and pointer, SwAV's queue, PIRL's memory bank): the method's `load_own_variables`
+    (Keras loads a parent's own variables before its layers') hands them over with `load_legacy_state`,
+    and this layer then accepts the checkpoint's lack of an entry of its own."""
+
+    def load_legacy_state(self, *values):
+        """Assigns `values` to this layer's variables, in order; the variables left over keep theirs."""
+        for variable, value in zip(self.variables, values):
+            variable.assign(value)
+        self._legacy_state_loaded = True
+
+    def load_own_variables(self, store):
+        if getattr(self, "_legacy_state_loaded", False) and not len(store.keys()):
+            self._legacy_state_loaded = False
+            return
+        super().load_own_variables(store)
+
+
 @keras.saving.register_keras_serializable(package="kssl")
-class Queue(keras.layers.Layer):
+class Queue(_State):
     """A FIFO queue of the last `size` items: each `enqueue` overwrites the oldest rows.
 
     Variables: `values` `(size, *item_shape)`, `pointer` (the next row to write) and `filled` (how many
@@ -87,7 +106,7 @@ class Queue(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class MemoryBank(keras.layers.Layer):
+class MemoryBank(_State):
     """One unit vector per training example, a moving average of its features (Wu et al., 2018; PIRL):
 
         m_i <- normalize(mu m_i + (1 - mu) f_i)      for each example i of the (global) batch

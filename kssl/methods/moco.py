@@ -129,6 +129,12 @@ class MoCo(ImageModel):
         self.queue.enqueue(distribute.all_gather(outputs["k"]))  # this step's keys, every replica's
         momentum_update(self._momentum_pairs(), self.momentum)  # theta_k <- m theta_k + (1 - m) theta_q
 
+    def load_own_variables(self, store):
+        if len(store.keys()) == 2:  # written before kssl.layers.memory: MoCo's own queue and queue_pointer
+            self.queue.load_legacy_state(store["0"], store["1"], self.queue_size)  # (a MoCo queue is full)
+            return
+        super().load_own_variables(store)
+
     def _momentum_pairs(self):
         return momentum_pairs(self.encoder, self.key_encoder) + momentum_pairs(self.head, self.key_head)
 

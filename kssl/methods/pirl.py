@@ -183,6 +183,12 @@ class PIRL(ImageModel):
         self.memory_bank.update(distribute.all_gather(self.dataset_index(y)),
                                 distribute.all_gather(ops.stop_gradient(outputs["f"])))
 
+    def load_own_variables(self, store):
+        if len(store.keys()) == 1:  # written before kssl.layers.memory: PIRL's own memory_bank
+            self.memory_bank.load_legacy_state(store["0"])
+            return
+        super().load_own_variables(store)
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from kssl import losses
+from kssl.checks import check_positive, check_positive_int
 from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
 
@@ -54,9 +55,9 @@ class SimCLR(ImageModel):
         **kwargs,
     ):
         super().__init__(encoder, augment=augment, **kwargs)
-        losses._check_temperature(temperature)
-        self.projection_dim, self.hidden_dim, self.head_layers = projection_dim, hidden_dim, head_layers
-        self.temperature, self.gather_distributed = float(temperature), bool(gather_distributed)
+        self.projection_dim = check_positive_int("projection_dim", projection_dim)
+        self.hidden_dim, self.head_layers = hidden_dim, head_layers
+        self.temperature, self.gather_distributed = check_positive("temperature", temperature), bool(gather_distributed)
         self.head = ProjectionHead(hidden_dim or self.feature_dim, projection_dim, num_layers=head_layers, name="head")
         self.head.build((None, self.feature_dim))
         self.built = True

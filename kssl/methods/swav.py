@@ -152,6 +152,13 @@ class SwAV(ImageModel):
         if self.queue_size:  # the global batch's two large views, one queue item per example
             self.queue.enqueue(ops.transpose(distribute.all_gather(outputs["z"], axis=1), (1, 0, 2)))
 
+    def load_own_variables(self, store):
+        if len(store.keys()) == 4:  # written before kssl.layers.memory: prototypes, queue, pointer, filled
+            self.prototypes.assign(store["0"])
+            self.queue.load_legacy_state(store["1"], store["2"], store["3"])
+            return
+        super().load_own_variables(store)
+
     def get_config(self):
         return {
             **super().get_config(),
