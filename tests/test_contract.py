@@ -195,3 +195,43 @@ def test_checkpoints_from_before_the_memory_layers_still_load(name, layer, count
             np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
     for a, b in zip(fresh.encoder.get_weights(), model.encoder.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- one encoder for tiles, crops and whole images ----------------------------------------------------
+def any_size_encoder(channels=1):
+    """A fully convolutional encoder built with (None, None, channels) inputs, as keras-hub's backbones are."""
+    inputs = keras.Input((None, None, channels), name="images")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="any_size")
+
+
+@pytest.mark.parametrize("name", ["jigsaw", "relative_patch", "pirl", "swav"])
+def test_an_encoder_of_any_input_size_serves_tiles_crops_and_whole_images(name):
+    keras.utils.set_random_seed(0)
+    encoder = any_size_encoder()
+    small = kssl.augment.simclr_views(6, channels=1, grayscale_policy="none", seed=0)
+    model = {
+        "jigsaw": lambda: kssl.methods.Jigsaw(encoder, tile_size=4, gap=1, jitter=1, num_permutations=4, hidden_dim=8),
+        "relative_patch": lambda: kssl.methods.RelativePatchPosition(encoder, patch_size=4, hidden_dim=8),
+        "pirl": lambda: kssl.methods.PIRL(encoder, memory_bank_size=16, projection_dim=8, num_negatives=8,
+                                          tile_size=4, num_permutations=4),
+        "swav": lambda: kssl.methods.SwAV(encoder, num_prototypes=4, projection_dim=8,
+                                          augment=[Identity(), FlipLeftRight(), small]),
+    }[name]()
+    assert model.image_shape == (None, None, 1)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    x = smooth_images(16, 18)
+    history = model.fit(x, np.arange(16), batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    # What transfers takes whole images as it is: no copy at another size.
+    assert tuple(model.encoder.predict(x[:2], verbose=0).shape) == (2, 8)
+
+
+def test_a_convnet_built_for_whole_images_encodes_jigsaw_tiles():
+    encoder = tiny(18)  # built for the images; fully convolutional with global pooling
+    model = kssl.methods.Jigsaw(encoder, tile_size=4, gap=1, jitter=1, num_permutations=4, hidden_dim=8)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    x = smooth_images(8, 18)
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert tuple(model.encoder.predict(x[:2], verbose=0).shape) == (2, 8)
