@@ -189,6 +189,19 @@ def test_memory_bank_update_follows_its_formula_after_one_fit_step():
     assert np.abs(model.memory_bank.bank.numpy()[index] - before[index]).max() > 1e-3
 
 
+def test_pirl_memory_bank_takes_the_global_batch_under_two_replicas(mirrored):
+    keras.utils.set_random_seed(0)
+    with mirrored.scope():
+        model = tiny_pirl()
+        model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    before = model.memory_bank.bank.numpy()
+    index = np.array([3, 7, 11, 0, 5, 9, 2, 14])
+    model.fit(smooth_images(8), index, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    changed = np.abs(model.memory_bank.bank.numpy() - before).max(axis=1) > 1e-4
+    # Both replicas' halves were written (each replica writes the gathered global batch), nothing else.
+    assert changed[index].all() and not np.delete(changed, index).any()
+
+
 def test_pirl_loss_mixes_the_two_terms_with_lambda():
     keras.utils.set_random_seed(0)
     model = tiny_pirl(jigsaw_weight=0.25)

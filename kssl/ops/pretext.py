@@ -353,8 +353,6 @@ def whole_image_encoder(encoder, image_shape, scale=1):
     >>> kssl.pretext.whole_image_encoder(tiles, (28, 28, 1), scale=2).output_shape
     (None, 16)
     """
-    import keras
-
     size = (image_shape[0] * scale, image_shape[1] * scale)
     inner = with_input_shape(encoder, (*size, image_shape[-1]))
     inputs = keras.Input(image_shape)
