@@ -235,3 +235,20 @@ def test_a_convnet_built_for_whole_images_encodes_jigsaw_tiles():
     x = smooth_images(8, 18)
     model.fit(x, batch_size=8, epochs=1, verbose=0)
     assert tuple(model.encoder.predict(x[:2], verbose=0).shape) == (2, 8)
+
+
+# ---- the memory layers themselves ---------------------------------------------------------------------
+def test_memory_layers_round_trip_their_config_and_refuse_bad_sizes():
+    from kssl.layers.memory import MemoryBank, Queue
+
+    queue = Queue(8, (2, 4), initializer=keras.initializers.RandomNormal(seed=1), normalize=True)
+    np.testing.assert_allclose(np.linalg.norm(queue.values.numpy(), axis=-1), 1.0, rtol=1e-5)
+    assert Queue.from_config(as_json(queue.get_config())).get_config() == queue.get_config()
+    bank = MemoryBank(5, 3, momentum=0.2, seed=0)
+    assert MemoryBank.from_config(as_json(bank.get_config())).get_config() == bank.get_config()
+    with pytest.raises(ValueError, match="`queue_size` must be an integer >= 1"):
+        Queue(0, 4)
+    with pytest.raises(ValueError, match=r"`queue_size` \(8\) must be a multiple of the global batch size \(3"):
+        queue.enqueue(np.zeros((3, 2, 4), "float32"))
+    with pytest.raises(ValueError, match=r"`memory_momentum` must be in \[0, 1\)"):
+        MemoryBank(5, 3, momentum=1.0)
