@@ -91,8 +91,8 @@ CASES = {
     "uniformity t": (lambda: kssl.eval.uniformity(Z, t=-1), "`t` must be > 0"),
     # CPC (more in tests/test_cpc.py)
     "sequence shorter than the prediction horizon": (
-        lambda: kssl.methods.CPC(kssl.methods.cpc.audio_encoder(width=4), modality="audio", context_dim=4,
-                                 prediction_steps=12)(np.zeros((2, 160 * 12), "float32")),
+        lambda: kssl.methods.CPCAudio(kssl.backbones.audio_encoder(width=4), context_dim=4,
+                                      prediction_steps=12)(np.zeros((2, 160 * 12), "float32")),
         "`x` is shorter than the prediction horizon.*`prediction_steps` = 12"),
     "CPC patch grid does not fit": (lambda: kssl.methods.CPC(encoder(8), image_shape=(28, 28, 1), patch_size=8, patch_stride=3),
                                     "patch grid does not fit the image"),

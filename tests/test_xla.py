@@ -38,19 +38,23 @@ BUILDERS = {
                                       num_permutations=10, augment=views()),
     "cpc": lambda: kssl.methods.CPC(encoder(4), image_shape=(12, 12, 1), patch_size=4, patch_stride=2,
                                     prediction_steps=2, context_dim=8),
-    "mlm": lambda: kssl.methods.MaskedLM(kssl.methods.mlm.bert_encoder(20, num_layers=1, hidden_dim=8, intermediate_dim=16,
+    "cpc_audio": lambda: kssl.methods.CPCAudio(kssl.backbones.audio_encoder(width=8), prediction_steps=3, context_dim=8),
+    "mlm": lambda: kssl.methods.MaskedLM(kssl.backbones.bert_encoder(20, num_layers=1, hidden_dim=8, intermediate_dim=16,
                                                                       max_sequence_length=12), next_sentence=True),
     "word2vec": lambda: kssl.methods.Word2Vec(np.arange(20), embedding_dim=8, mode="cbow", table_size=100),
 }
 # The data each method trains on: grey 12x12 unless it needs colour or room for a tile grid.
 INPUTS = {"colorization": (12, 3), "jigsaw": (30, 1), "relative_patch": (30, 1)}
-# Language methods train on dicts of token ids (what kssl.language's pipelines yield), not images.
-TOKENS = {
-    "mlm": lambda rng: {"token_ids": rng.integers(5, 20, (16, 12)), "segment_ids": np.zeros((16, 12), "int32"),
-                        "padding_mask": np.ones((16, 12), bool), "mask_positions": rng.integers(1, 12, (16, 3)),
-                        "mask_ids": rng.integers(5, 20, (16, 3)), "mask_weights": np.ones((16, 3), "float32"),
-                        "next_sentence_labels": rng.integers(0, 2, 16)},
-    "word2vec": lambda rng: {"inputs": rng.integers(0, 20, (16, 4)), "target": rng.integers(1, 20, 16)},
+# Language methods train on (dict of token ids, targets) batches (what kssl.language's pipelines yield), and
+# CPC on audio on waveforms, not images.
+NON_IMAGE = {
+    "mlm": lambda rng: (
+        {"token_ids": rng.integers(5, 20, (16, 12)), "segment_ids": np.zeros((16, 12), "int32"),
+         "padding_mask": np.ones((16, 12), bool), "mask_positions": rng.integers(1, 12, (16, 3))},
+        {"mask_ids": rng.integers(5, 20, (16, 3)), "mask_weights": np.ones((16, 3), "float32"),
+         "next_sentence_labels": rng.integers(0, 2, 16)}),
+    "word2vec": lambda rng: ({"inputs": rng.integers(0, 20, (16, 4))}, rng.integers(1, 20, 16)),
+    "cpc_audio": lambda rng: (rng.standard_normal((16, 160 * 8)).astype("float32"), None),
 }
 LABELLED = {"siamese_labels": lambda: kssl.methods.Siamese(encoder(), embedding_dim=8, pairs="labels"),
             "triplet_labels": lambda: kssl.methods.Triplet(encoder(), embedding_dim=8, pairs="labels")}
@@ -67,8 +71,8 @@ def test_train_step_compiles_with_xla(name):
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     size, channels = INPUTS.get(name, (12, 1))
     x, y = smooth_images(16, size=size, channels=channels), np.arange(16) % 4
-    if name in TOKENS:
-        x = TOKENS[name](np.random.default_rng(0))
+    if name in NON_IMAGE:
+        x, y = NON_IMAGE[name](np.random.default_rng(0))
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
     assert model.jit_compile is True
     assert np.isfinite(history.history["loss"]).all()
