@@ -12,6 +12,7 @@ copies, extra metrics) changes in `after_step`, which runs once per train step a
 applied the gradients, in the same replica context, and never in evaluation.
 """
 
+import copy
 import threading
 
 import keras
@@ -162,7 +163,7 @@ class SelfSupervisedModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)  # Keras consumes nested configs while deserialising: keep the caller's
         config["encoder"] = _deserialize(config["encoder"])
         config["augment"] = deserialize_augment(config.get("augment"))
         return cls(**config)
@@ -294,8 +295,8 @@ class ImageModel(SelfSupervisedModel):
 
 
 class TextModel(SelfSupervisedModel):
-    """The text part of the contract: `x` is a dict of integer token tensors made by the input pipeline
-    (`kssl.language`), which also carries the pretext targets. Subclasses set `input_keys`.
+    """The text part of the contract: `x` is a dict of integer token tensors and `y` the pretext targets,
+    the `(x, y)` batches that `kssl.data.language`'s pipelines yield. Subclasses set `input_keys`.
 
     Example:
     >>> import kssl
@@ -310,7 +311,7 @@ class TextModel(SelfSupervisedModel):
         if not isinstance(x, dict) or any(k not in x for k in self.input_keys):
             got = sorted(x) if isinstance(x, dict) else type(x).__name__
             raise ValueError(f"{name}: `x` must be a dict with keys {sorted(self.input_keys)} (made by "
-                             f"kssl.language); got {got}.")
+                             f"kssl.data.language); got {got}.")
         return x
 
 

@@ -302,15 +302,8 @@ def batch_triplet(embeddings, labels, margin=0.2, strategy="batch_hard", distanc
         return ops.sum(per_triplet) / ops.maximum(counted, 1.0)
     # Replicas can count different numbers of triplets (batch_all; anchors without a positive): divide
     # by the global count, times the replica count, so the replicas' mean is the global-batch mean.
-    return ops.sum(per_triplet) * distribute.num_replicas() / ops.maximum(_replica_sum(counted), 1.0)
+    return ops.sum(per_triplet) * distribute.num_replicas() / ops.maximum(distribute.all_sum(counted), 1.0)
 
-
-def _replica_sum(x):
-    """`x` summed over the replicas (a constant: no gradient flows through it); `x` on one device."""
-    x = ops.stop_gradient(x)
-    if distribute.num_replicas() == 1:
-        return x
-    return ops.sum(distribute.all_gather(x[None]), axis=0)
 
 # ---- reconstruction (denoising, inpainting, colorization, split-brain) ---------------------------
 RECONSTRUCTION_LOSSES = ("mse", "bce")

@@ -59,7 +59,7 @@ class Siamese(MetricLearningModel):
         counts = ops.stack([ops.sum(similar), ops.sum(1.0 - similar)])
         replicas = 1
         if self.gather_distributed:  # balance the global batch's pairs, not each replica's own
-            counts, replicas = losses._replica_sum(counts), distribute.num_replicas()
+            counts, replicas = distribute.all_sum(counts), distribute.num_replicas()
         weight = similar / ops.maximum(counts[0], 1.0) + (1.0 - similar) / ops.maximum(counts[1], 1.0)
         groups = ops.maximum(ops.sum(ops.cast(counts > 0, similar.dtype)), 1.0)  # 2, or 1 if a kind is absent
         x1 = ops.reshape(ops.repeat(z1[:, None, :], g, axis=1), (-1, ops.shape(z1)[-1]))

@@ -34,6 +34,16 @@ def all_gather(x, axis=0):
     return context.all_gather(x, axis=axis)
 
 
+def all_sum(x):
+    """`x` summed over the replicas, as a constant (no gradient flows through it): e.g. a count of the
+    global batch's pairs, so that each replica divides its sum by the global count. `x` on one device."""
+    x = tf.stop_gradient(x)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return x
+    return tf.reduce_sum(context.all_gather(x[None], axis=0), axis=0)
+
+
 def is_multi_worker():
     """True inside a MultiWorkerMirroredStrategy that spans more than one worker process."""
     current = tf.distribute.get_strategy()
