@@ -192,7 +192,8 @@ def _eval_words(args, metadata, dataset):
     words = text.words_from_preset(args.preset)
     if dataset == "synthetic_text":
         result = text.word_topic_probe(vectors, words, registry.SYNTHETIC_TOPICS)
-        return {"accuracy": result["accuracy"], "accuracy_of": "word topic (linear probe)", "words": result["words"]}
+        return {"accuracy": result["accuracy"], "accuracy_of": "word topic (linear probe)",
+                "topic_words": result["topic_words"]}
     result = text.word_benchmarks(vectors[1:], words[1:])  # row 0 is padding
     return {"accuracy": result["analogy"], "accuracy_of": "analogy (3CosAdd)", **result}
 

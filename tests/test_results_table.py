@@ -87,3 +87,23 @@ def test_the_committed_table_json_gives_the_readme_table(results_table, tmp_path
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         committed = f.read().split(results_table.START)[1].split(results_table.END)[0]
     assert readme.read_text().split(results_table.START)[1].split(results_table.END)[0] == committed
+
+
+def test_rows_come_from_the_method_registry(results_table, monkeypatch):
+    """A method registered with a row is run and tabled with its example and the registry's budget."""
+    import dataclasses
+
+    from kssl.methods import registry
+
+    assert list(results_table.RECIPES)[:4] == ["simclr", "moco", "siamese", "siamese_labels"]
+    assert results_table.RECIPES["triplet_labels"] == (
+        "Triplet, semi-hard (labels)", ["examples/triplet_fashion_mnist.py", "--pairs", "labels", "--mining", "semi_hard"],
+        False)
+    new = dataclasses.replace(registry.get("simclr"), name="byol", title="BYOL", example="examples/byol_fashion_mnist.py",
+                              rows={"byol": ("BYOL", [], True)})
+    monkeypatch.setitem(registry.REGISTRY, "byol", new)
+    assert results_table.recipes()["byol"] == ("BYOL", ["examples/byol_fashion_mnist.py"], True)
+    flags.FLAGS(["results_table", "--out_root=o"])
+    monkeypatch.setattr(results_table, "RECIPES", results_table.recipes())
+    assert results_table.command("byol") == ["examples/byol_fashion_mnist.py", "--epochs=2", "--batch_size=128",
+                                             "--learning_rate=0.002", "--seed=0", "--out=o/byol"]

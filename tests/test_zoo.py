@@ -65,3 +65,29 @@ def test_assets_travel_with_the_preset(tmp_path, model):
         kssl.zoo.read_asset(tmp_path, "words.txt")
     with pytest.raises(ValueError, match="plain file names"):
         kssl.zoo.save(model, tmp_path, assets={"../escape.txt": "x"})
+
+
+def test_train_zoo_entries_come_from_the_registry():
+    """tools/train_zoo.py: one entry per image method of the registry, trained by its example."""
+    import importlib.util
+    import os
+
+    from absl import flags
+
+    from kssl.methods import registry
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("train_zoo", os.path.join(root, "tools", "train_zoo.py"))
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        image_methods = [s.name for s in registry.REGISTRY.values() if s.data == "images"]
+        assert [e["method"] for e in module.ENTRIES.values()] == image_methods
+        simclr = module.ENTRIES["simclr_convnet_fmnist"]  # the bundled entry: its card's command, unchanged
+        assert module.train_command(registry.get("simclr"), simclr, "OUT") == [
+            "examples/simclr_fashion_mnist.py", "--epochs", "15", "--batch_size", "128", "--raw_pixels", "--out", "OUT"]
+        assert module.ENTRIES["jigsaw_convnet_fmnist"]["epochs"] == registry.get("jigsaw").recipe.epochs
+    finally:
+        for name in ("entry", "out", "skip_train", "bundle", "fraction"):
+            if name in flags.FLAGS:
+                delattr(flags.FLAGS, name)

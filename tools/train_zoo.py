@@ -3,8 +3,10 @@
     python tools/train_zoo.py --entry simclr_convnet_fmnist --out out/zoo/simclr_convnet_fmnist
     python tools/train_zoo.py --entry simclr_convnet_fmnist --out out/zoo/simclr_convnet_fmnist --skip_train --bundle
 
-Each entry is one training command (run as a subprocess, so it is exactly the command in the card),
-then the evaluation here: linear probe and kNN (from the training script's results.json) and
+Entries come from the method registry (`kssl.methods.registry`): every image method with a Fashion-MNIST
+example is `<method>_convnet_fmnist`, trained by its example at its recipe's budget (the SimCLR entry,
+the bundled one, for 15 epochs). Each entry is one training command (run as a subprocess, so it is
+exactly the command in the card), then the evaluation here: linear probe and kNN (from the training script's results.json) and
 fine-tuning on 1% of the labels, against the same network trained from scratch on the same labels.
 `--bundle` copies the preset into kssl/zoo/bundled/<entry>/ and pins its checksums in the registry.
 """
@@ -18,14 +20,35 @@ import sys
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENTRIES = {
-    "simclr_convnet_fmnist": {
-        "train": ["examples/simclr_fashion_mnist.py", "--epochs", "15", "--batch_size", "128", "--raw_pixels", "--out", "{out}"],
-        "data": "fashion_mnist",
-        "summary": "SimCLR, 15 epochs on the 60k Fashion-MNIST training images (no labels), batch 128, "
-        "on a 2-core CPU; the encoder is kssl.backbones.convnet (93k parameters, 128-d features).",
-    },
-}
+
+
+def entries():
+    """name -> {"method", "epochs", "data", "summary"}, one per image method of the registry."""
+    from kssl.methods import registry
+
+    out = {}
+    for spec in registry.REGISTRY.values():
+        if spec.data != "images" or not spec.rows or not spec.example:
+            continue
+        r = spec.recipe
+        out[f"{spec.name}_convnet_fmnist"] = {
+            "method": spec.name, "epochs": r.epochs, "data": "fashion_mnist",
+            "summary": f"{spec.title}, {r.epochs} epochs on the 60k Fashion-MNIST training images (no labels), batch "
+                       f"{r.batch_size}, on a 2-core CPU; the encoder is kssl.backbones.convnet (the registry recipe).",
+        }
+    out["simclr_convnet_fmnist"].update(epochs=15, summary=(
+        "SimCLR, 15 epochs on the 60k Fashion-MNIST training images (no labels), batch 128, "
+        "on a 2-core CPU; the encoder is kssl.backbones.convnet (93k parameters, 128-d features)."))
+    return out
+
+
+def train_command(spec, entry, out):
+    """The example's command line for `entry` (its recipe's batch, the entry's epochs, raw pixels too)."""
+    return [spec.example, "--epochs", str(entry["epochs"]), "--batch_size", str(spec.recipe.batch_size), "--raw_pixels",
+            "--out", out]
+
+
+ENTRIES = entries()
 
 flags.DEFINE_enum("entry", None, sorted(ENTRIES), "Zoo entry to build.")
 flags.DEFINE_string("out", None, "Preset directory (default: out/zoo/<entry>).")
@@ -77,24 +100,30 @@ encoder = kssl.zoo.load("{name}")   # keras.Model: (28, 28, 1) images in [0, 1] 
 def main(argv):
     del argv
     import kssl
+    from kssl.methods import registry
     from kssl.zoo import hub, preset
 
     name, spec = FLAGS.entry, ENTRIES[FLAGS.entry]
+    method = registry.get(spec["method"])
     out = FLAGS.out or os.path.join("out", "zoo", name)
-    train = [sys.executable] + [a.format(out=out) for a in spec["train"]]
+    train = [sys.executable] + train_command(method, spec, out)
     if not FLAGS.skip_train:
         subprocess.run(train, cwd=ROOT, check=True)
     with open(os.path.join(out, "results.json")) as f:
         results = json.load(f)
-    data = kssl.datasets.load(spec["data"])
-    encoder = kssl.zoo.load(out)
+    data = registry.load_data(method, spec["data"])
+    options = {**method.options, **{k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in kssl.zoo.read_metadata(out).get("options", {}).items()}}
+    # what transfers (e.g. a tile encoder applied to whole images), as the example evaluated it
+    encoder = registry.transfer_encoder(method, kssl.zoo.load(out, include_head=True), data, options)
+    data = data.data
     tuned = kssl.eval.finetune(encoder, data.train, data.test, fraction=FLAGS.fraction)
     scratch = kssl.eval.finetune(encoder, data.train, data.test, fraction=FLAGS.fraction, from_scratch=True)
     metadata = kssl.zoo.read_metadata(out)
     command = f"python tools/train_zoo.py --entry {name}"
     metadata.update({
         "data": spec["data"],
-        "metrics": {"linear": results["simclr"]["linear"], "knn": results["simclr"]["knn"],
+        "metrics": {"linear": results[method.name]["linear"], "knn": results[method.name]["knn"],
                     "finetune_1pct": tuned["accuracy"], "scratch_1pct": scratch["accuracy"],
                     "finetune_labels": tuned["labelled_examples"],
                     "raw_pixels_linear": results["raw_pixels"]["linear"]},

@@ -136,7 +136,7 @@ def word_benchmarks(vectors, words):
 def word_topic_probe(vectors, words, topics, seed=0):
     """For a toy corpus whose content words belong to topics (`topics`: tuple of word lists): a logistic-
     regression probe of each in-vocabulary content word's topic from its vector, half the words of each
-    topic to train, half to test. Returns {"accuracy", "words"}."""
+    topic to train, half to test. Returns {"accuracy", "topic_words"}."""
     from kssl.eval.linear import linear_probe_features
 
     index = {w: i for i, w in enumerate(words)}
@@ -151,7 +151,7 @@ def word_topic_probe(vectors, words, topics, seed=0):
         test_x += present[half:]
         test_y += [topic] * (len(present) - half)
     result = linear_probe_features(vectors[train_x], np.array(train_y), vectors[test_x], np.array(test_y))
-    return {"accuracy": result["accuracy"], "words": len(train_x) + len(test_x)}
+    return {"accuracy": result["accuracy"], "topic_words": len(train_x) + len(test_x)}
 
 
 __all__ = ["finetune", "labelled_sentences", "mean_pooled", "preprocessor_from_preset", "sentence_features",

@@ -24,7 +24,7 @@ from kssl.methods.word2vec import Word2Vec  # noqa: E402
 
 from kssl.methods import registry  # noqa: E402
 
-# name -> class, in the registry's order (contrastive, reconstruction, pretext, clustering, predictive, language)
+# name -> class, in the registry's order (README's results table, then colour, speech and language methods)
 METHODS = {name: globals()[spec.class_name] for name, spec in registry.REGISTRY.items()}
 
 

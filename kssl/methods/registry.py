@@ -144,19 +144,28 @@ class ImageData:
 
 @dataclasses.dataclass
 class TextData:
-    """Documents (lists of sentences) to train on and held out."""
+    """Documents (lists of sentences) to train on and held out. `corpus_train` is the whole training
+    split when `train` is a subset of it (a WordPiece vocabulary is learnt on all of it, as README's MLM
+    run did); `token_lists` are word lists to train word vectors on (default: the words of `train`)."""
 
     name: str
     train: list
     held_out: list
+    corpus_train: list = None
+    token_lists: list = None
+    vocabulary: list = None   # the WordPiece vocabulary, once made (or given)
+    words: object = None      # the word2vec `WordVocabulary`, once made
 
     def sentences(self):
-        return [s for document in self.train for s in document]
+        documents = self.train if self.corpus_train is None else self.corpus_train
+        return [s for document in documents for s in document]
 
     def tokens(self):
-        from kssl.data.text import words
+        if self.token_lists is None:
+            from kssl.data.text import words
 
-        return [words(s) for s in self.sentences()]
+            self.token_lists = [words(s) for document in self.train for s in document]
+        return self.token_lists
 
 
 @dataclasses.dataclass
@@ -251,17 +260,17 @@ def load_data(spec, dataset=None, options=None, train_examples=0, seed=0):
 
             corpus = kssl.datasets.text_corpus()
             documents, held_out = corpus.train, corpus.held_out
+        corpus_train = documents
         if train_examples:
             pick = np.random.default_rng(seed).permutation(len(documents))[:train_examples]
             documents = [documents[i] for i in sorted(pick)]
-        return TextData(dataset, documents, held_out)
+        return TextData(dataset, documents, held_out, corpus_train=corpus_train)
     from kssl.data import audio
 
     if dataset == "fillets":
         clips = audio.fillets_clips(max_per_speaker=options["max_per_speaker"], seed=seed)
     else:
-        speakers = options["speakers"] or (2 if dataset == "tones" and train_examples else 0)
-        clips = audio.espeak_clips(audio.SPEAKERS[: speakers or None], audio.SENTENCES[: options["sentences"] or None],
+        clips = audio.espeak_clips(audio.SPEAKERS[: options["speakers"] or None], audio.SENTENCES[: options["sentences"] or None],
                                    seed=seed, verbose=False, engine=audio.ToneEngine() if dataset == "tones" else None)
     train, test = clips.split(options["test_fraction"], seed=seed)
     if train_examples and train_examples < len(train):
@@ -568,7 +577,7 @@ def word_piece_vocabulary(data, o):
 
 
 def _vocabulary(data, o):
-    if getattr(data, "vocabulary", None) is None:
+    if data.vocabulary is None:
         data.vocabulary = word_piece_vocabulary(data, o)
     return data.vocabulary
 
@@ -608,9 +617,8 @@ def word_vocabulary(data, o):
     """The `WordVocabulary` of `data`'s training sentences (computed once)."""
     from kssl.data.language import WordVocabulary
 
-    if getattr(data, "words", None) is None:
-        data.token_lists = data.tokens()
-        data.words = WordVocabulary(data.token_lists, min_count=o["min_count"])
+    if data.words is None:
+        data.words = WordVocabulary(data.tokens(), min_count=o["min_count"])
     return data.words
 
 
@@ -625,7 +633,7 @@ def _word2vec(encoder, data, o, batch_size, seed):
 def _word2vec_batches(model, data, o, batch_size, seed):
     from kssl.data.language import Word2VecData
 
-    return Word2VecData(data.token_lists, word_vocabulary(data, o), mode=o["mode"], window=o["window"],
+    return Word2VecData(data.tokens(), word_vocabulary(data, o), mode=o["mode"], window=o["window"],
                         sample=o["sample"], batch_size=batch_size, seed=seed)
 
 
@@ -652,7 +660,7 @@ def _none(*_):
     return None
 
 
-# ---- the registry ---------------------------------------------------------------------------------
+# ---- the registry (in the order of README's results table) ----------------------------------------
 def _image(name, class_name, title, build, options, example, rows=None, **kwargs):
     recipe = Recipe(**IMAGE_BUDGET, options={**IMAGE_OPTIONS, **options})
     return register(MethodSpec(name, class_name, title, "images", build, recipe, example=example,
@@ -674,6 +682,15 @@ _image("triplet", "Triplet", "Triplet, batch-hard (views)", _triplet,
        _FM("triplet"), batches=_pairs_batches,
        rows={"triplet": ("Triplet, batch-hard (views)", [], True),
              "triplet_labels": ("Triplet, semi-hard (labels)", ["--pairs", "labels", "--mining", "semi_hard"], False)})
+_image("rotation", "RotationPrediction", "Rotation prediction", _rotation, {"flip": True}, _FM("rotation"))
+_image("jigsaw", "Jigsaw", "Jigsaw", _jigsaw,
+       {"scale": 2, "tile_size": 14, "gap": 2, "jitter": 2, "num_permutations": 100}, _FM("jigsaw"),
+       encoder=_tile_encoder("tile_size"), transfer=_whole_image, baseline=_whole_image_baseline)
+_image("relative_patch", "RelativePatchPosition", "Relative patch position", _relative_patch,
+       {"scale": 2, "patch_size": 14, "gap": 2, "jitter": 2, "pairs_per_image": 8}, _FM("relative_patch"),
+       encoder=_tile_encoder("patch_size"), transfer=_whole_image, baseline=_whole_image_baseline)
+_image("exemplar", "Exemplar", "Exemplar", _exemplar, {"crop_scale_min": 0.2, "exemplars": 8000, "views": 2},
+       _FM("exemplar"), batches=_exemplar_batches)
 _image("denoising", "DenoisingAutoencoder", "Denoising autoencoder", _denoising,
        {"corruption": "masking", "noise_level": 0.5, "loss": "mse"}, _FM("denoising"))
 register(MethodSpec(
@@ -689,15 +706,6 @@ _image("inpainting", "ContextEncoder", "Context encoder (inpainting)", _inpainti
 _image("split_brain", "SplitBrain", "Split-brain autoencoder", _split_brain,
        {"widths": (16, 32, 64), "split": "top_bottom"}, _FM("split_brain"),  # 64 + 64 = 128-d features
        encoder=_split_brain_encoders, baseline=_none, random_init=lambda model, data, o: copy_model(model.encoder))
-_image("rotation", "RotationPrediction", "Rotation prediction", _rotation, {"flip": True}, _FM("rotation"))
-_image("jigsaw", "Jigsaw", "Jigsaw", _jigsaw,
-       {"scale": 2, "tile_size": 14, "gap": 2, "jitter": 2, "num_permutations": 100}, _FM("jigsaw"),
-       encoder=_tile_encoder("tile_size"), transfer=_whole_image, baseline=_whole_image_baseline)
-_image("relative_patch", "RelativePatchPosition", "Relative patch position", _relative_patch,
-       {"scale": 2, "patch_size": 14, "gap": 2, "jitter": 2, "pairs_per_image": 8}, _FM("relative_patch"),
-       encoder=_tile_encoder("patch_size"), transfer=_whole_image, baseline=_whole_image_baseline)
-_image("exemplar", "Exemplar", "Exemplar", _exemplar, {"crop_scale_min": 0.2, "exemplars": 8000, "views": 2},
-       _FM("exemplar"), batches=_exemplar_batches)
 _image("swav", "SwAV", "SwAV (2x28 + 2x14 multi-crop)", _swav,
        {"num_prototypes": 100, "projection_dim": 64, "num_small": 2, "small_size": 14, "small_scale_max": 0.25,
         "temperature": 0.1, "epsilon": 0.05, "queue_size": 0}, _FM("swav"))
@@ -772,6 +780,17 @@ def _jsonable(options):
     return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
 
 
+def build(spec, data, options, batch_size, seed=0):
+    """(model, random-init baseline): `spec`'s encoder for `data`, its baseline taken at once (or deferred,
+    see `Run.baseline`), then the method. Call after `keras.utils.set_random_seed` for reproducible weights."""
+    encoder = (spec.encoder or default_encoder)(data, options)
+    random_init = None if encoder is None else (spec.baseline or (lambda e, d, o: copy_model(e)))(encoder, data, options)
+    model = spec.build(encoder, data, options, batch_size, seed)
+    if spec.random_init is not None:
+        random_init = spec.random_init(model, data, options)
+    return model, random_init
+
+
 def train(spec, data, options=None, epochs=None, batch_size=None, learning_rate=None, weight_decay=None, seed=0,
           out=None, steps_per_epoch=None, verbose="auto", strategy=None, jit_compile="auto", validation=False):
     """Builds `spec`'s model for `data` (from `load_data`), snapshots its random-init baseline, and trains
@@ -793,11 +812,7 @@ def train(spec, data, options=None, epochs=None, batch_size=None, learning_rate=
     weight_decay = r.weight_decay if weight_decay is None else weight_decay
     keras.utils.set_random_seed(seed)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        encoder = (spec.encoder or default_encoder)(data, options)
-        random_init = None if encoder is None else (spec.baseline or (lambda e, d, o: copy_model(e)))(encoder, data, options)
-        model = spec.build(encoder, data, options, batch_size, seed)
-        if spec.random_init is not None:
-            random_init = spec.random_init(model, data, options)
+        model, random_init = build(spec, data, options, batch_size, seed)
         batches = (spec.batches or unlabelled_batches)(model, data, options, batch_size, seed)
         if spec.fit is not None:
             history, seconds = spec.fit(model, batches, epochs, learning_rate=learning_rate, verbose=verbose,
@@ -817,4 +832,5 @@ def train(spec, data, options=None, epochs=None, batch_size=None, learning_rate=
     return Run(spec, model, data, options, random_init, history, seconds, settings)
 
 
-__all__ = ["DATASETS", "MethodSpec", "REGISTRY", "Recipe", "Run", "get", "load_data", "names", "register", "train"]
+__all__ = ["DATASETS", "MethodSpec", "REGISTRY", "Recipe", "Run", "build", "get", "load_data", "names", "register",
+           "train"]

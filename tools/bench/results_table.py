@@ -10,7 +10,9 @@ Rows that are neither run now nor reusable from OUT_ROOT come from the committed
 (docs/results/results_table.json, the last regeneration's rows), so regenerating one row on a fresh
 clone keeps the others; the JSON is rewritten with every row of the new table.
 
-Each row is one examples/*.py script run with the standard budget (kssl.training.STANDARD_BUDGET:
+The rows are the method registry's (`kssl.methods.registry`, each entry's `rows`): adding a method
+there adds its row here. Each row is one examples/*.py script run with the standard budget
+(kssl.training.STANDARD_BUDGET, the registry's image recipe:
 2 epochs of the 60k Fashion-MNIST training images, batch 128, AdamW 2e-3 cosine, seed 0; the convnet
 encoder), writing OUT_ROOT/<key>/results.json, so any row can be reproduced alone with the command
 shown in its row. Slow by nature (5-15 min per method here, most of it the probe and kNN over 60k
@@ -25,26 +27,18 @@ import time
 
 from absl import app, flags
 
-# key -> (row label, example script and its method-specific flags, self-supervised?)
-RECIPES = {
-    "simclr": ("SimCLR", ["examples/simclr_fashion_mnist.py", "--raw_pixels"], True),
-    "moco": ("MoCo v2", ["examples/moco_fashion_mnist.py"], True),
-    "siamese": ("Siamese, margin loss (views)", ["examples/siamese_fashion_mnist.py"], True),
-    "triplet": ("Triplet, batch-hard (views)", ["examples/triplet_fashion_mnist.py"], True),
-    "siamese_labels": ("Siamese, margin loss (labels)", ["examples/siamese_fashion_mnist.py", "--pairs", "labels"], False),
-    "triplet_labels": ("Triplet, semi-hard (labels)",
-                       ["examples/triplet_fashion_mnist.py", "--pairs", "labels", "--mining", "semi_hard"], False),
-    "rotation": ("Rotation prediction", ["examples/rotation_fashion_mnist.py"], True),
-    "jigsaw": ("Jigsaw", ["examples/jigsaw_fashion_mnist.py"], True),
-    "relative_patch": ("Relative patch position", ["examples/relative_patch_fashion_mnist.py"], True),
-    "exemplar": ("Exemplar", ["examples/exemplar_fashion_mnist.py"], True),
-    "denoising": ("Denoising autoencoder", ["examples/denoising_fashion_mnist.py"], True),
-    "inpainting": ("Context encoder (inpainting)", ["examples/inpainting_fashion_mnist.py"], True),
-    "split_brain": ("Split-brain autoencoder", ["examples/split_brain_fashion_mnist.py"], True),
-    "swav": ("SwAV (2x28 + 2x14 multi-crop)", ["examples/swav_fashion_mnist.py"], True),
-    "pirl": ("PIRL (jigsaw invariance, memory bank)", ["examples/pirl_fashion_mnist.py"], True),
-    "cpc": ("CPC (6x6 patch rows)", ["examples/cpc_images.py"], True),
-}
+
+def recipes():
+    """key -> (row label, example script and its row-specific flags, self-supervised?), from the method
+    registry (`kssl.methods.registry`: each entry's `rows`, in the registry's order); the script's defaults
+    are the entry's recipe."""
+    from kssl.methods import registry
+
+    return {key: (label, [spec.example, *flags_], ssl) for spec in registry.REGISTRY.values()
+            for key, (label, flags_, ssl) in (spec.rows or {}).items()}
+
+
+RECIPES = recipes()
 
 flags.DEFINE_list("only", [], "Keys of RECIPES to run (default: all); the other rows come from earlier runs.")
 flags.DEFINE_bool("reuse", False, "Reuse OUT_ROOT/<key>/results.json when it was made with this budget.")
@@ -146,7 +140,7 @@ def main(argv):
             rows[key] = results
     text = table(rows)
     print("\n" + text)
-    from kssl.files import write_text_atomic
+    from kssl.training.files import write_text_atomic
 
     os.makedirs(os.path.dirname(FLAGS.json) or ".", exist_ok=True)
     write_text_atomic(FLAGS.json, json.dumps({"budget": budget(), "rows": rows}, indent=2))
