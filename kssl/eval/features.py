@@ -2,6 +2,19 @@
 
 import numpy as np
 
+from kssl.data.images import to_unit_float
+
+
+def unit_rows(x):
+    """The rows of `x` scaled to unit L2 norm (a zero row stays zero); the dtype of `x` is kept.
+
+    Example:
+    >>> unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+    x = np.asarray(x)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
 
 def extract(encoder, split, batch_size=1024):
     """Features of every image of `split` (a `kssl.datasets.Split` or a float/uint8 image array).
@@ -9,8 +22,7 @@ def extract(encoder, split, batch_size=1024):
     `encoder=None` gives the raw pixels, flattened: the baseline every method must beat.
     """
     images = split.images if hasattr(split, "images") else np.asarray(split)
-    if images.dtype == np.uint8:
-        images = images.astype("float32") / 255.0
+    images = to_unit_float(images)
     if encoder is None:
         return images.reshape(len(images), -1).astype("float32")
     features = encoder.predict(images, batch_size=batch_size, verbose=0)

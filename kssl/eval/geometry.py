@@ -8,12 +8,10 @@ f is L2-normalised. Both are computed with numpy on the features (they are evalu
 
 import numpy as np
 
-from kssl.eval.features import extract
+from kssl.data.images import to_unit_float
+from kssl.eval.features import extract, unit_rows
 
 
-def _normalize(x):
-    x = np.asarray(x, dtype="float64")
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def alignment(z1, z2, alpha=2):
@@ -27,7 +25,7 @@ def alignment(z1, z2, alpha=2):
     """
     if not alpha > 0:
         raise ValueError(f"`alpha` must be > 0; got {alpha!r}.")
-    z1, z2 = _normalize(z1), _normalize(z2)
+    z1, z2 = unit_rows(np.asarray(z1, "float64")), unit_rows(np.asarray(z2, "float64"))
     if z1.shape != z2.shape:
         raise ValueError(f"`z1` and `z2` must have the same shape; got {z1.shape} and {z2.shape}.")
     return float(np.mean(np.linalg.norm(z1 - z2, axis=1) ** alpha))
@@ -45,7 +43,7 @@ def uniformity(z, t=2):
     """
     if not t > 0:
         raise ValueError(f"`t` must be > 0; got {t!r}.")
-    z = _normalize(z)
+    z = unit_rows(np.asarray(z, "float64"))
     if len(z) < 2:
         raise ValueError(f"`z` must hold at least 2 points; got {len(z)}.")
     squared = np.maximum(2.0 - 2.0 * z @ z.T, 0.0)
@@ -66,8 +64,7 @@ def alignment_uniformity(encoder, images, augment, count=2048, seed=0, batch_siz
     images = images.images if hasattr(images, "images") else np.asarray(images)
     rng = np.random.default_rng(seed)
     chosen = images[rng.choice(len(images), size=min(count, len(images)), replace=False)]
-    if chosen.dtype == np.uint8:
-        chosen = chosen.astype("float32") / 255.0
+    chosen = to_unit_float(chosen)
     chosen = chosen.reshape((len(chosen),) + tuple(encoder.input_shape[1:]))
     views = []
     for _ in range(2):

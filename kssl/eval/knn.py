@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kssl.eval.features import extract
+from kssl.eval.features import extract, unit_rows
 
 
 def knn_predict(train_features, train_labels, test_features, k=200, temperature=0.1, num_classes=None, chunk=1024):
@@ -14,8 +14,7 @@ def knn_predict(train_features, train_labels, test_features, k=200, temperature=
         raise ValueError(f"`temperature` must be > 0; got {temperature!r}.")
     k = min(k, len(train_features))
     num_classes = num_classes or int(train_labels.max()) + 1
-    train_n = train_features / np.maximum(np.linalg.norm(train_features, axis=1, keepdims=True), 1e-12)
-    test_n = test_features / np.maximum(np.linalg.norm(test_features, axis=1, keepdims=True), 1e-12)
+    train_n, test_n = unit_rows(train_features), unit_rows(test_features)
     predictions = []
     for start in range(0, len(test_n), chunk):
         sims = test_n[start : start + chunk] @ train_n.T

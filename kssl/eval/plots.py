@@ -4,9 +4,10 @@ matplotlib (Agg backend, no display needed) draws; every file is written to a te
 so an interrupted run never leaves a half-written PNG.
 """
 
-import os
 
 import numpy as np
+
+from kssl.training.files import atomic_write
 
 
 def _figure():
@@ -19,14 +20,7 @@ def _figure():
 
 
 def _save(fig, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temp = f"{path}.tmp-{os.getpid()}.png"
-    try:
-        fig.savefig(temp, dpi=100, bbox_inches="tight")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    atomic_write(path, lambda temp: fig.savefig(temp, format="png", dpi=100, bbox_inches="tight"))
     return path
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from kssl.data.images import to_unit_float
 from kssl.eval.features import extract
 from kssl.eval.finetune import label_subset_index
 from kssl.eval.knn import knn_predict
@@ -68,9 +69,7 @@ def adapt_images(images, input_shape):
     as float32 in [0, 1]."""
     import tensorflow as tf
 
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        images = images.astype("float32") / 255.0
+    images = to_unit_float(np.asarray(images))
     height, width, channels = input_shape
     if images.shape[-1] != channels:
         if channels == 1:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kssl.eval.features import extract
+from kssl.eval.features import extract, unit_rows
 
 
 def recall_at_k_features(features, labels, ks=(1,), chunk=1024):
@@ -13,7 +13,7 @@ def recall_at_k_features(features, labels, ks=(1,), chunk=1024):
         raise ValueError(f"`features` and `labels` must have the same length >= 2; got {len(features)} and {len(labels)}.")
     if not all(isinstance(k, int) and 1 <= k < len(labels) for k in ks):
         raise ValueError(f"`ks` must be integers in [1, {len(labels) - 1}]; got {ks!r}.")
-    normed = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    normed = unit_rows(features)
     top_k = max(ks)
     hits = {k: 0 for k in ks}
     for start in range(0, len(normed), chunk):
