@@ -1,12 +1,12 @@
-"""What every examples/*_fashion_mnist.py shares: the standard-budget flags, the data and encoder, and
-the evaluation table (linear probe and kNN on the test set, next to the same encoder at its random
-initialisation). Each example adds only its method; run from the repository root:
+"""What every examples/*_fashion_mnist.py shares: flags from the method's registry recipe
+(`kssl.methods.registry`: the standard budget and every option, with the defaults that measured README's
+results table), one `model.fit` run through the registry (`registry.train`: kssl.training.pretrain), the
+evaluation table (linear probe and kNN on the test set, next to the same encoder at its random
+initialisation; `kssl.eval.results`), a preset and OUT/results.json. Run from the repository root:
 
     python examples/<method>_fashion_mnist.py --out out/<method>
 """
 
-import json
-import os
 import sys
 
 from absl import flags
@@ -14,125 +14,117 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
-def define_flags(method, widths=("32", "64", "128"), crop_scale_min=0.25):
-    """The flags every example has, with the defaults of kssl.training.STANDARD_BUDGET."""
-    flags.DEFINE_integer("epochs", 2, "Pretraining epochs.")
-    flags.DEFINE_integer("batch_size", 128, "Global batch size (images per step).")
-    flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate (cosine decay to 0).")
-    flags.DEFINE_list("widths", list(widths), "Filters per stage of the convnet encoder.")
-    flags.DEFINE_integer("convs_per_stage", 1, "Convolutions per encoder stage.")
-    flags.DEFINE_float("crop_scale_min", crop_scale_min, "Smallest crop area fraction of the views.")
-    flags.DEFINE_integer("train_examples", 0, "Use only this many training images (0: all 60000).")
+def define_flags(name):
+    """The run's flags (budget, seed, data size, output) and one flag per option of `name`'s recipe."""
+    from kssl.methods import registry
+
+    spec = registry.get(name)
+    r = spec.recipe
+    flags.DEFINE_integer("epochs", r.epochs, "Pretraining epochs.")
+    flags.DEFINE_integer("batch_size", r.batch_size, "Global batch size (examples per step).")
+    flags.DEFINE_float("learning_rate", r.learning_rate, "Peak AdamW learning rate (cosine decay to 0).")
+    flags.DEFINE_integer("train_examples", 0, "Use only this many training examples (0: all).")
     flags.DEFINE_bool("raw_pixels", False, "Also evaluate raw pixels (adds ~3 minutes).")
     flags.DEFINE_bool("random_init", True, "Also evaluate the encoder at its random initialisation (with the "
                       "default seed and widths it is the README's random-init row; slow on a busy machine).")
-    flags.DEFINE_integer("seed", 0, "Random seed.")
-    flags.DEFINE_string("out", f"out/{method}", "Output directory (results.json, backup/).")
+    flags.DEFINE_integer("seed", r.seed, "Random seed.")
+    flags.DEFINE_string("out", f"out/{name}", "Output directory (preset, results.json, backup/).")
+    define_option_flags(r.options)
+    return spec
 
 
-def load_data():
-    """Seeds everything, then (Fashion-MNIST, the training split: all of it or --train_examples)."""
-    import keras
-
-    import kssl
-
-    keras.utils.set_random_seed(FLAGS.seed)
-    data = kssl.datasets.load("fashion_mnist")
-    train = data.train.take(FLAGS.train_examples, seed=FLAGS.seed) if FLAGS.train_examples else data.train
-    return data, train
-
-
-def setup():
-    """(data, train split, encoder, a copy of the encoder at its initial weights)."""
-    import keras
-
-    import kssl
-
-    data, train = load_data()
-    encoder = kssl.backbones.convnet(
-        data.image_shape, widths=[int(w) for w in FLAGS.widths], convs_per_stage=FLAGS.convs_per_stage
-    )
-    random_encoder = keras.models.clone_model(encoder)
-    random_encoder.set_weights(encoder.get_weights())  # the method's starting point, kept for comparison
-    return data, train, encoder, random_encoder
+def define_option_flags(options):
+    """One absl flag per recipe option, typed by its default."""
+    for key, default in options.items():
+        help_text = f"{key} (the registry recipe's option)."
+        if isinstance(default, bool):
+            flags.DEFINE_bool(key, default, help_text)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(key, default, help_text)
+        elif isinstance(default, float):
+            flags.DEFINE_float(key, default, help_text)
+        elif isinstance(default, (tuple, list)):
+            flags.DEFINE_list(key, [str(v) for v in default], help_text)
+        else:
+            flags.DEFINE_string(key, default, help_text)
 
 
-def views(data, **kwargs):
-    """SimCLR-style views for grey Fashion-MNIST (no colour jitter; no blur unless asked)."""
-    import kssl
+def options(spec):
+    """The recipe's options as set by the flags (lists back to tuples of the defaults' type)."""
+    out = {}
+    for key, default in spec.recipe.options.items():
+        value = getattr(FLAGS, key)
+        if isinstance(default, (tuple, list)):
+            kind = type(default[0]) if default else str
+            value = tuple(kind(v) for v in value)
+        out[key] = value
+    return out
 
-    kwargs.setdefault("blur_prob", 0.0)
-    return kssl.augment.simclr_views(
-        data.image_shape[0], channels=1, grayscale_policy="brightness_contrast",
-        crop_scale=(FLAGS.crop_scale_min, 1.0), seed=FLAGS.seed, **kwargs,
-    )
+
+def command():
+    return "python " + " ".join(sys.argv)
 
 
-def batches(train, labelled=False):
-    """The training pipeline: shuffled full batches of images, or of (images, labels) for methods that
-    learn from labels."""
-    if labelled:
-        return train.labelled(FLAGS.batch_size, shuffle=True, seed=FLAGS.seed, drop_remainder=True)
-    return train.unlabelled(FLAGS.batch_size, seed=FLAGS.seed)
+def train(spec, dataset=None, out=None):
+    """(run, options): the registry's data and `model.fit` run with the flags (OUT/backup resumes)."""
+    from kssl.methods import registry
+
+    opts = options(spec)
+    data = registry.load_data(spec, dataset, opts, train_examples=FLAGS.train_examples, seed=FLAGS.seed)
+    run = registry.train(spec, data, opts, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+                         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed, out=out or FLAGS.out)
+    return run, opts
+
+
+def report(title, run, encoders, recall=False, run_extra=None, dataset_title="Fashion-MNIST"):
+    """Evaluates `encoders` (name -> encoder; "random_init" unless --norandom_init, raw pixels if asked)
+    on the test set, prints the table, writes OUT/results.json with the run's settings. Returns the rows."""
+    from kssl.eval import results
+
+    data = run.data.data
+    if not FLAGS.random_init:
+        encoders = {name: e for name, e in encoders.items() if name != "random_init"}
+    rows = results.image_rows(encoders, data.train, data.test, raw_pixels=FLAGS.raw_pixels, recall=recall)
+    settings = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "learning_rate": FLAGS.learning_rate,
+                "seed": FLAGS.seed, "train_examples": len(run.data.train), "train_seconds": round(run.seconds, 1),
+                "final_loss": float(run.history.history["loss"][-1]), "command": command(), **(run_extra or {})}
+    columns = ("linear", "knn") + (("recall@1",) if recall else ())
+    results.write(FLAGS.out, rows, settings, columns=columns,
+                  title=f"{dataset_title} test accuracy ({FLAGS.epochs} epochs of {title}, {run.seconds:.0f} s)")
+    return rows
+
+
+def save(run, key, rows):
+    """The preset in OUT (kssl.zoo.load / kssl eval read it), with the measured metrics."""
+    run.save(FLAGS.out, metadata={"metrics": {"linear": rows[key]["linear"], "knn": rows[key]["knn"]},
+                                  "command": command()})
+
+
+def main(name, key=None, title=None, recall=False, run_extra=None, grid=False, more_encoders=None):
+    """The whole example for registry method `name`: train, evaluate (row `key`, default `name`, next to
+    random init), optionally draw OUT/grid.png (reconstruction methods), save the preset.
+    Returns (run, rows)."""
+    from kssl.methods import registry
+
+    spec = registry.get(name)
+    run, opts = train(spec)
+    key = key or name
+    encoders = {"random_init": run.baseline(), key: run.encoder()}
+    if more_encoders:
+        encoders.update(more_encoders(run, encoders))
+    extra = run_extra(run, opts) if callable(run_extra) else run_extra
+    rows = report(title or spec.title, run, encoders, recall=recall, run_extra=extra)
+    if grid:
+        write_grid(run.model, run.data.data)
+    save(run, key, rows)
+    return run, rows
 
 
 def write_grid(model, data, count=8):
     """OUT/grid.png: a reconstruction method's inputs / targets / predictions for `count` test images."""
+    import os
+
     import kssl
 
-    grid = kssl.eval.image_grid(model.reconstruct(data.test.float_images()[:count]))
+    grid = kssl.eval.image_grid(model.reconstruct(data.test.float_images()[:count]), count=count)
     print("grid:", kssl.eval.write_png(os.path.join(FLAGS.out, "grid.png"), grid, scale=3))
-
-
-def define_patch_flags(part):
-    """Flags of the patch-based pretext tasks (jigsaw tiles, relative-position patches)."""
-    flags.DEFINE_integer("scale", 2, f"Upsampling factor of the images before cutting {part}s.")
-    flags.DEFINE_integer(f"{part}_size", 14, f"{part.capitalize()} side in (upsampled) pixels.")
-    flags.DEFINE_integer("gap", 2, f"Smallest gap between {part}s in pixels.")
-    flags.DEFINE_integer("jitter", 2, f"Largest random offset of a {part} in its cell.")
-
-
-def run_patch_pretext(title, key, part_size, build):
-    """Jigsaw and relative patch position: a convnet built for `part_size` patches, images upsampled
-    by --scale inside the train step, `build(encoder, upsample)` -> the method; pretrain, then probe
-    the patch encoder on whole (upsampled) images next to its copy at initialisation."""
-    import keras
-
-    import kssl
-
-    data, train = load_data()
-    height, width, channels = data.image_shape
-    encoder = kssl.backbones.convnet((part_size, part_size, channels), widths=[int(w) for w in FLAGS.widths],
-                                     convs_per_stage=FLAGS.convs_per_stage)
-    random_encoder = kssl.pretext.whole_image_encoder(encoder, data.image_shape, FLAGS.scale)  # a copy at init
-    upsample = keras.layers.Resizing(height * FLAGS.scale, width * FLAGS.scale) if FLAGS.scale != 1 else None
-    model = build(encoder, upsample)
-    history, seconds = kssl.training.pretrain(model, batches(train), FLAGS.epochs, learning_rate=FLAGS.learning_rate,
-                                              out=FLAGS.out)
-    trained = kssl.pretext.whole_image_encoder(model.encoder, data.image_shape, FLAGS.scale)
-    report(title, data, {"random_init": random_encoder, key: trained}, history, seconds)
-
-
-def report(title, data, encoders, history, train_seconds, recall=False, run_extra=None):
-    """Evaluates `encoders` (name -> encoder) next to random-init (unless --norandom_init; and raw
-    pixels if asked), prints the table and writes OUT/results.json with the run's settings and
-    `run_extra`. Returns the rows."""
-    import kssl
-
-    candidates = {"raw_pixels": None} if FLAGS.raw_pixels else {}
-    candidates.update({name: e for name, e in encoders.items() if name != "random_init" or FLAGS.random_init})
-    rows = kssl.eval.compare(candidates, data.train, data.test)
-    columns = ("linear", "knn")
-    if recall:
-        for name, encoder in candidates.items():
-            rows[name].update(kssl.eval.recall_at_k(encoder, data.test, ks=(1,)))
-        columns += ("recall@1",)
-    print(f"\nFashion-MNIST test accuracy ({FLAGS.epochs} epochs of {title}, {train_seconds:.0f} s)")
-    print(kssl.eval.markdown_table(rows, columns))
-    run = {"epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size, "learning_rate": FLAGS.learning_rate,
-           "seed": FLAGS.seed, "train_examples": FLAGS.train_examples or len(data.train),
-           "train_seconds": round(train_seconds, 1), "final_loss": float(history.history["loss"][-1]),
-           "command": "python " + " ".join(sys.argv), **(run_extra or {})}
-    os.makedirs(FLAGS.out, exist_ok=True)
-    kssl.files.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps({**rows, "run": run}, indent=2))
-    return rows

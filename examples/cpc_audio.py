@@ -23,159 +23,70 @@ Probes (logistic regression on standardised frozen features, `kssl.eval.linear_p
 Feature sets: CPC context c_t and latent z_t; the random-init network's c_t and z_t; MFCCs (13 +
 deltas + delta-deltas, 25 ms windows at the same 10 ms frames, `kssl.audio.mfcc`).
 
-Prints one table and writes OUT/results.json.
+The model, training crops and recipe are the registry's (`kssl.methods.registry.get("cpc_audio")`); the
+probes are `kssl.eval.audio`'s. Prints one table, writes OUT/results.json and the preset in OUT/
+(`kssl eval linear OUT` re-runs the speaker and phone probes on it; assets/frames.json: its frame settings).
 """
-
-import json
-import os
-import sys
-import time
 
 from absl import app, flags
 
-flags.DEFINE_enum("data", "espeak", ["espeak", "fillets", "tones"], "Speech source (tones: synthetic, for smoke tests).")
-flags.DEFINE_integer("speakers", 0, "espeak/tones: use the first N of kssl.audio.SPEAKERS (0: all 8).")
-flags.DEFINE_integer("sentences", 0, "espeak/tones: use the first N of kssl.audio.SENTENCES (0: all 48).")
-flags.DEFINE_integer("max_per_speaker", 150, "fillets: clips per speaker.")
-flags.DEFINE_float("test_fraction", 0.25, "Fraction of sentences (lines) held out.")
-flags.DEFINE_integer("epochs", 10, "Pretraining epochs.")
-flags.DEFINE_integer("batch_size", 16, "Windows per step (global batch).")
-flags.DEFINE_float("learning_rate", 3e-4, "Peak AdamW learning rate, cosine decay to 0 (width 128: 3e-4; width 64: 1e-3; "
-                   "1e-3 at width 128 and 4e-3 at width 64 stay near chance).")
-flags.DEFINE_integer("window", 16000, "Training crop length in samples (16000 = 1 s = 100 steps).")
-flags.DEFINE_integer("crops_per_clip", 4, "Random training crops per clip (drawn once).")
-flags.DEFINE_integer("width", 128, "Channels of the convolutional encoder (the paper: 512).")
-flags.DEFINE_integer("context_dim", 128, "GRU width (the paper: 256).")
-flags.DEFINE_integer("prediction_steps", 12, "K: steps of 10 ms predicted ahead.")
-flags.DEFINE_integer("probe_frames", 30000, "Training frames for the phone probe (0: all).")
-flags.DEFINE_bool("random_init", True, "Also probe the network at its random initialisation.")
-flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_string("out", "out/cpc_audio", "Output directory (results.json, backup/).")
+import common
+
 FLAGS = flags.FLAGS
-
-
-def traced(extractor):
-    """A waveform -> sequence Keras model as one `tf.function` traced once for any batch and length:
-    called eagerly, the GRU steps through time in Python (~8x slower here)."""
-    import tensorflow as tf
-
-    return tf.function(lambda x: extractor(x, training=False), input_signature=[tf.TensorSpec((None, None, 1), tf.float32)])
-
-
-def frame_features(extractor, clips, batch_size=16):
-    """Per-clip `(frames, d)` features of a waveform -> sequence `extractor` (a callable on a float32
-    tensor, e.g. `traced(model)`), the clips of a batch zero-padded to the batch's longest (the context is
-    causal and the encoder's padding is zeros anyway) and cut back."""
-    import numpy as np
-    import tensorflow as tf
-
-    from kssl import audio
-
-    out = []
-    for start in range(0, len(clips), batch_size):
-        waves = clips.waveforms[start : start + batch_size]
-        longest = max(audio.num_frames(len(w)) for w in waves) * audio.HOP
-        batch = np.zeros((len(waves), longest, 1), np.float32)
-        for i, w in enumerate(waves):
-            batch[i, : len(w), 0] = w
-        features = np.asarray(extractor(tf.constant(batch)))
-        out += [features[i, : audio.num_frames(len(w))].copy() for i, w in enumerate(waves)]
-    return out
-
-
-def probes(train_features, test_features, train, test, seed):
-    """{"speaker": accuracy, "phone": accuracy (if labelled)} from per-clip frame features."""
-    import numpy as np
-
-    import kssl
-
-    row = {}
-    pooled = lambda fs: np.stack([f.mean(axis=0) for f in fs])
-    row["speaker"] = kssl.eval.linear_probe_features(pooled(train_features), train.speakers, pooled(test_features),
-                                                     test.speakers)["accuracy"]
-    if train.frame_labels is not None:
-        x, y = np.concatenate(train_features), np.concatenate(train.frame_labels)
-        if FLAGS.probe_frames and len(x) > FLAGS.probe_frames:
-            keep = np.random.default_rng(seed).permutation(len(x))[: FLAGS.probe_frames]
-            x, y = x[keep], y[keep]
-        row["phone"] = kssl.eval.linear_probe_features(x, y, np.concatenate(test_features),
-                                                       np.concatenate(test.frame_labels))["accuracy"]
-    return row
+SPEC = common.define_flags("cpc_audio")  # --window 16000 --crops_per_clip 4 --width 128 --context_dim 128 ...
+flags.DEFINE_enum("data", "espeak", ["espeak", "fillets", "tones"], "Speech source (tones: synthetic, for smoke tests).")
 
 
 def main(argv):
     del argv
-    import keras
-    import numpy as np
-    import tensorflow as tf
+    import time
 
-    import kssl
-    from kssl import audio
+    from kssl.data import audio
+    from kssl.eval import audio as speech
+    from kssl.eval import results
+    from kssl.methods import registry
 
-    keras.utils.set_random_seed(FLAGS.seed)
-    if FLAGS.data == "fillets":
-        clips = audio.fillets_clips(max_per_speaker=FLAGS.max_per_speaker, seed=FLAGS.seed)
-    else:
-        clips = audio.espeak_clips(audio.SPEAKERS[: FLAGS.speakers or None], audio.SENTENCES[: FLAGS.sentences or None],
-                                   seed=FLAGS.seed, engine=audio.ToneEngine() if FLAGS.data == "tones" else None)
-    train, test = clips.split(FLAGS.test_fraction, seed=FLAGS.seed)
-    seconds = lambda c: sum(len(w) for w in c.waveforms) / audio.SAMPLE_RATE
+    options = common.options(SPEC)
+    data = registry.load_data(SPEC, FLAGS.data, options, seed=FLAGS.seed)
+    clips, train, test = data.clips, data.train, data.test
+    seconds = lambda c: sum(len(w) for w in c.waveforms) / audio.SAMPLE_RATE  # noqa: E731
     print(f"{FLAGS.data}: {len(clips.speaker_names)} speakers; train {len(train)} clips ({seconds(train) / 60:.1f} min), "
           f"test {len(test)} clips ({seconds(test) / 60:.1f} min)"
           + (f"; {len(clips.phones)} phone classes" if clips.phones else ""))
+    run = registry.train(SPEC, data, options, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+                         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed, out=FLAGS.out)
 
-    def build():
-        return kssl.methods.CPCAudio(kssl.backbones.audio_encoder(width=FLAGS.width),
-                                     prediction_steps=FLAGS.prediction_steps, context_dim=FLAGS.context_dim)
-
-    model = build()
-    initial = model.get_weights()
-    crops = train.crops(FLAGS.window, FLAGS.crops_per_clip, seed=FLAGS.seed)[..., None]
-    data = (tf.data.Dataset.from_tensor_slices(crops).shuffle(len(crops), seed=FLAGS.seed)
-            .batch(FLAGS.batch_size, drop_remainder=True).prefetch(2))
-    history, train_seconds = kssl.training.pretrain(model, data, FLAGS.epochs, learning_rate=FLAGS.learning_rate,
-                                                    out=FLAGS.out)
-
-    networks = {"cpc": model}
+    networks = {"cpc": run.model}
     if FLAGS.random_init:
-        networks["random_init"] = build()
-        networks["random_init"].set_weights(initial)
+        networks["random_init"] = run.baseline()
     rows = {}
     start = time.time()
     for name, network in networks.items():
-        extractors = {"context": traced(network.context_encoder()), "latent": traced(network.encoder)}
-        for kind, extractor in extractors.items():
-            rows[f"{name}_{kind}"] = probes(frame_features(extractor, train), frame_features(extractor, test),
-                                            train, test, FLAGS.seed)
-            print(f"{name}_{kind}: {rows[f'{name}_{kind}']}")
-    to_mfcc = lambda c: [audio.mfcc(w) for w in c.waveforms]
-    rows["mfcc"] = probes(to_mfcc(train), to_mfcc(test), train, test, FLAGS.seed)
+        for key, row in speech.probe_network(network, train, test, name=name, probe_frames=FLAGS.probe_frames,
+                                             seed=FLAGS.seed).items():
+            rows[key] = row
+            print(f"{key}: {row}")
+    rows["mfcc"] = speech.mfcc_row(train, test, probe_frames=FLAGS.probe_frames, seed=FLAGS.seed)
     print(f"mfcc: {rows['mfcc']}")
     probe_seconds = time.time() - start
+    chance = speech.chance(test)
+    chance_loss = speech.chance_loss(FLAGS.batch_size, FLAGS.window, FLAGS.prediction_steps)
+    final_loss = float(run.history.history["loss"][-1])
+    settings = {"data": FLAGS.data, "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
+                "learning_rate": FLAGS.learning_rate, "window": FLAGS.window, "crops_per_clip": FLAGS.crops_per_clip,
+                "width": FLAGS.width, "context_dim": FLAGS.context_dim, "prediction_steps": FLAGS.prediction_steps,
+                "seed": FLAGS.seed, "train_clips": len(train), "test_clips": len(test),
+                "speakers": len(clips.speaker_names), "phones": len(clips.phones or ()),
+                "train_seconds": round(run.seconds, 1), "probe_seconds": round(probe_seconds, 1),
+                "final_loss": final_loss, "chance_loss": chance_loss,
+                "losses": [float(v) for v in run.history.history["loss"]], "command": common.command()}
     columns = ["speaker"] + (["phone"] if clips.phones else [])
-    # Chance: the most frequent class of the held-out examples (speakers are balanced; silence dominates phones).
-    majority = lambda labels: float(np.bincount(labels).max() / len(labels))
-    chance = {"speaker": majority(test.speakers)}
-    if clips.phones:
-        chance["phone"] = majority(np.concatenate(test.frame_labels))
-    # The InfoNCE loss of a model that knows nothing: ln(number of candidates), averaged over k.
-    steps = audio.num_frames(FLAGS.window)
-    chance_loss = float(np.mean([np.log(FLAGS.batch_size * (steps - k)) for k in range(1, FLAGS.prediction_steps + 1)]))
-    final_loss = float(history.history["loss"][-1])
-    print(f"\n{FLAGS.data}: linear probes on held-out clips ({FLAGS.epochs} epochs of CPC, {train_seconds:.0f} s, "
-          f"final loss {final_loss:.3f}, chance {chance_loss:.3f}; probes {probe_seconds:.0f} s)")
-    print(kssl.eval.markdown_table({**rows, "chance (majority class)": chance}, columns))
-    run = {"data": FLAGS.data, "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
-           "learning_rate": FLAGS.learning_rate, "window": FLAGS.window, "crops_per_clip": FLAGS.crops_per_clip,
-           "width": FLAGS.width, "context_dim": FLAGS.context_dim, "prediction_steps": FLAGS.prediction_steps,
-           "seed": FLAGS.seed, "train_clips": len(train), "test_clips": len(test),
-           "speakers": len(clips.speaker_names), "phones": len(clips.phones or ()),
-           "train_seconds": round(train_seconds, 1), "probe_seconds": round(probe_seconds, 1),
-           "final_loss": final_loss, "chance_loss": chance_loss, "losses": [float(v) for v in history.history["loss"]],
-           "command": "python " + " ".join(sys.argv)}
-    os.makedirs(FLAGS.out, exist_ok=True)
-    kssl.files.write_text_atomic(os.path.join(FLAGS.out, "results.json"),
-                                 json.dumps({**rows, "chance": chance, "run": run}, indent=2))
+    results.write(FLAGS.out, rows, settings, extra={"chance": chance}, columns=columns,
+                  title=f"{FLAGS.data}: linear probes on held-out clips ({FLAGS.epochs} epochs of CPC, "
+                        f"{run.seconds:.0f} s, final loss {final_loss:.3f}, chance {chance_loss:.3f}; "
+                        f"probes {probe_seconds:.0f} s)")
+    print(f"chance (majority class): {chance}")
+    run.save(FLAGS.out, metadata={"metrics": rows.get("cpc_context", {}), "command": common.command()})
 
 
 if __name__ == "__main__":

@@ -15,40 +15,17 @@ Prints one table (linear probe and kNN accuracy on the test set) and writes it t
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("cpc")
-flags.DEFINE_integer("patch_size", 8, "Patch side in pixels.")
-flags.DEFINE_integer("patch_stride", 4, "Distance between neighbouring patches in pixels.")
-flags.DEFINE_integer("prediction_steps", 3, "K: patch rows predicted below each row.")
-flags.DEFINE_integer("context_dim", 128, "Width of the context c.")
-flags.DEFINE_integer("context_layers", 2, "Causal convolution layers of the context.")
-FLAGS = flags.FLAGS
+FLAGS = common.FLAGS
+common.define_flags("cpc")  # --patch_size 8, --patch_stride 4, --prediction_steps 3, --context_dim 128, ... (the registry recipe)
 
 
 def main(argv):
     del argv
-    import keras
-
-    import kssl
-
-    data, train = common.load_data()
-    channels = data.image_shape[-1]
-    encoder = kssl.backbones.convnet((FLAGS.patch_size, FLAGS.patch_size, channels),
-                                     widths=[int(w) for w in FLAGS.widths], convs_per_stage=FLAGS.convs_per_stage)
-    initial = keras.models.clone_model(encoder)
-    initial.set_weights(encoder.get_weights())  # the starting point, kept for the random-init row
-    model = kssl.methods.CPC(
-        encoder, image_shape=data.image_shape, patch_size=FLAGS.patch_size,
-        patch_stride=FLAGS.patch_stride, prediction_steps=FLAGS.prediction_steps, context_dim=FLAGS.context_dim,
-        context_layers=FLAGS.context_layers,
-    )
-    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
-                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
-    random_encoder = kssl.methods.cpc.patch_grid_encoder(initial, data.image_shape, FLAGS.patch_size, FLAGS.patch_stride)
-    common.report("CPC", data, {"random_init": random_encoder, "cpc": model.image_encoder()}, history, seconds)
+    common.main("cpc", title="CPC")
 
 
 if __name__ == "__main__":

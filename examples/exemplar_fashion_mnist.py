@@ -13,38 +13,18 @@ Prints one table (linear probe and kNN accuracy on the test set) and writes it t
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("exemplar", crop_scale_min=0.2)
-flags.DEFINE_integer("exemplars", 8000, "Number of seed images (surrogate classes); at most the training set.")
-flags.DEFINE_integer("views", 2, "Augmented views of each exemplar per step.")
-FLAGS = flags.FLAGS
+FLAGS = common.FLAGS
+common.define_flags("exemplar")  # --exemplars 8000, --views 2, --crop_scale_min 0.2, ... (the registry recipe)
 
 
 def main(argv):
     del argv
-    import keras
-    import numpy as np
-
-    import kssl
-
-    data, train, encoder, random_encoder = common.setup()
-    count = min(FLAGS.exemplars, len(train))
-    seeds = train.take(count, seed=FLAGS.seed + 1).images
-    ids = np.arange(len(train)) % count  # cycle the exemplars: one epoch = len(train) examples
-    exemplar_data = kssl.datasets.Split(seeds[ids], ids)
-
-    augment = keras.Sequential([
-        common.views(data),
-        keras.layers.RandomRotation(20 / 360, fill_mode="constant", seed=FLAGS.seed),
-    ], name="exemplar_views")
-    model = kssl.methods.Exemplar(encoder, num_exemplars=count, augment=augment, views=FLAGS.views)
-    history, seconds = kssl.training.pretrain(model, common.batches(exemplar_data, labelled=True), FLAGS.epochs,
-                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
-    common.report(f"Exemplar CNN, {count} exemplars", data, {"random_init": random_encoder, "exemplar": model.encoder},
-                  history, seconds, run_extra={"exemplars": count, "views": FLAGS.views})
+    common.main("exemplar", run_extra=lambda run, options: {"exemplars": run.model.num_exemplars, "views": FLAGS.views},
+                title=f"Exemplar CNN, {FLAGS.exemplars} exemplars")
 
 
 if __name__ == "__main__":

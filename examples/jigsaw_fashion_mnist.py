@@ -15,28 +15,17 @@ Prints one table (linear probe and kNN accuracy on the test set) and writes it t
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("jigsaw")
-common.define_patch_flags("tile")
-flags.DEFINE_integer("num_permutations", 100, "Size of the maximal-Hamming permutation set.")
-FLAGS = flags.FLAGS
-
-
-def build(encoder, upsample):
-    import kssl
-
-    return kssl.methods.Jigsaw(
-        encoder, tile_size=FLAGS.tile_size, gap=FLAGS.gap, jitter=FLAGS.jitter,
-        num_permutations=FLAGS.num_permutations, augment=upsample, seed=FLAGS.seed,
-    )
+FLAGS = common.FLAGS
+common.define_flags("jigsaw")  # --scale 2, --tile_size 14, --gap 2, --jitter 2, --num_permutations 100 (the registry recipe)
 
 
 def main(argv):
     del argv
-    common.run_patch_pretext("jigsaw", "jigsaw", FLAGS.tile_size, build)
+    common.main("jigsaw", title="jigsaw")
 
 
 if __name__ == "__main__":

@@ -15,38 +15,18 @@ Measured at this budget (seed 0): linear 0.8127, kNN 0.6867, below the random-in
 memory bank that is refreshed once per epoch.
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("pirl")
-flags.DEFINE_integer("projection_dim", 128, "Size of f, g and the memory entries.")
-flags.DEFINE_integer("num_negatives", 4096, "Memory-bank entries drawn as negatives per step.")
-flags.DEFINE_float("temperature", 0.07, "NCE temperature.")
-flags.DEFINE_float("jigsaw_weight", 0.5, "lambda: weight of the jigsaw term of the loss.")
-flags.DEFINE_float("memory_momentum", 0.5, "mu of the memory-bank moving average.")
-flags.DEFINE_integer("tile_size", 8, "Tile side in pixels.")
-flags.DEFINE_integer("gap", 1, "Smallest gap between tiles in pixels.")
-FLAGS = flags.FLAGS
+FLAGS = common.FLAGS
+common.define_flags("pirl")  # --projection_dim 128, --num_negatives 4096, --temperature 0.07, --jigsaw_weight 0.5, ... (the recipe)
 
 
 def main(argv):
     del argv
-    import kssl
-    from kssl.methods.pirl import indexed_batches
-
-    data, train, encoder, random_encoder = common.setup()
-    model = kssl.methods.PIRL(
-        encoder, memory_bank_size=len(train), projection_dim=FLAGS.projection_dim,
-        num_negatives=min(FLAGS.num_negatives, len(train)), temperature=FLAGS.temperature,
-        jigsaw_weight=FLAGS.jigsaw_weight, memory_momentum=FLAGS.memory_momentum, tile_size=FLAGS.tile_size,
-        gap=FLAGS.gap, jitter=0, augment=common.views(data), seed=FLAGS.seed,
-    )
-    batches = indexed_batches(train, FLAGS.batch_size, seed=FLAGS.seed, memory_bank_size=model.memory_bank_size)
-    history, seconds = kssl.training.pretrain(model, batches, FLAGS.epochs, learning_rate=FLAGS.learning_rate,
-                                              out=FLAGS.out)
-    common.report("PIRL", data, {"random_init": random_encoder, "pirl": model.encoder}, history, seconds,
-                  run_extra={"num_negatives": model.num_negatives, "jigsaw_weight": FLAGS.jigsaw_weight})
+    common.main("pirl", title="PIRL", run_extra=lambda run, options: {
+        "num_negatives": run.model.num_negatives, "jigsaw_weight": FLAGS.jigsaw_weight})
 
 
 if __name__ == "__main__":

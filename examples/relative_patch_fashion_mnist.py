@@ -16,28 +16,17 @@ Prints one table (linear probe and kNN accuracy on the test set) and writes it t
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("relative_patch")
-common.define_patch_flags("patch")
-flags.DEFINE_integer("pairs_per_image", 8, "8: every neighbour with the centre; 1: one random neighbour.")
-FLAGS = flags.FLAGS
-
-
-def build(encoder, upsample):
-    import kssl
-
-    return kssl.methods.RelativePatchPosition(
-        encoder, patch_size=FLAGS.patch_size, gap=FLAGS.gap, jitter=FLAGS.jitter,
-        pairs_per_image=FLAGS.pairs_per_image, chromatic_guard="none", augment=upsample, seed=FLAGS.seed,
-    )
+FLAGS = common.FLAGS
+common.define_flags("relative_patch")  # --scale 2, --patch_size 14, --gap 2, --jitter 2, --pairs_per_image 8 (the registry recipe)
 
 
 def main(argv):
     del argv
-    common.run_patch_pretext("relative patch position", "relative_patch", FLAGS.patch_size, build)
+    common.main("relative_patch", title="relative patch position")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,12 @@ middle layers); writes it to OUT/results.json. Re-running with the same OUT resu
 training run from OUT/backup/.
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("rotation")
-flags.DEFINE_bool("flip", True, "Random horizontal flip before rotating.")
-FLAGS = flags.FLAGS
+FLAGS = common.FLAGS
+common.define_flags("rotation")  # --flip, ... (the registry recipe)
 
 
 def stage_encoders(encoder, prefix):
@@ -30,18 +29,9 @@ def stage_encoders(encoder, prefix):
 
 def main(argv):
     del argv
-    import keras
-
-    import kssl
-
-    data, train, encoder, random_encoder = common.setup()
-    augment = keras.layers.RandomFlip("horizontal", seed=FLAGS.seed) if FLAGS.flip else None
-    model = kssl.methods.RotationPrediction(encoder, augment=augment)
-    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
-                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
-    encoders = {"random_init": random_encoder, "rotation": model.encoder,
-                **stage_encoders(model.encoder, "rotation"), **stage_encoders(random_encoder, "random_init")}
-    common.report("rotation prediction", data, encoders, history, seconds)
+    common.main("rotation", title="rotation prediction", more_encoders=lambda run, encoders: {
+        **stage_encoders(encoders["rotation"], "rotation"),
+        **(stage_encoders(encoders["random_init"], "random_init") if FLAGS.random_init else {})})
 
 
 if __name__ == "__main__":

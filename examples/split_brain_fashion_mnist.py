@@ -12,34 +12,18 @@ initialisation and after split-brain pretraining; writes it to OUT/results.json,
 rows of top halves (sub-network 1's input), the images, and the top half with the predicted bottom.
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("split_brain", widths=("16", "32", "64"))  # per sub-network: 64 + 64 = 128-d features
-FLAGS = flags.FLAGS
+FLAGS = common.FLAGS
+common.define_flags("split_brain")  # --widths 16,32,64 per sub-network (64 + 64 = 128-d features), --split top_bottom
 
 
 def main(argv):
     del argv
-    import keras
-
-    import kssl
-
-    data, train = common.load_data()
-    widths = [int(w) for w in FLAGS.widths]
-    model = kssl.methods.SplitBrain(
-        kssl.backbones.convnet(data.image_shape, widths=widths, name="top"),
-        kssl.backbones.convnet(data.image_shape, widths=widths, name="bottom"),
-        split="top_bottom",
-    )
-    random_encoder = keras.models.clone_model(model.encoder)
-    random_encoder.set_weights(model.encoder.get_weights())  # the starting point, kept for comparison
-    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
-                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
-    common.report("split-brain", data, {"random_init": random_encoder, "split_brain": model.encoder}, history,
-                  seconds, run_extra={"split": "top_bottom", "widths": widths})
-    common.write_grid(model, data)
+    common.main("split_brain", title="split-brain", grid=True,
+                run_extra={"split": FLAGS.split, "widths": [int(w) for w in FLAGS.widths]})
 
 
 if __name__ == "__main__":

@@ -12,42 +12,18 @@ Measured at this budget (seed 0): linear 0.8604, kNN 0.8063 (random init 0.8448 
 0.8693 / 0.8141).
 """
 
-from absl import app, flags
+from absl import app
 
 import common
 
-common.define_flags("swav")
-flags.DEFINE_integer("num_prototypes", 100, "K, the number of prototypes.")
-flags.DEFINE_integer("projection_dim", 64, "Size of z and of the prototypes.")
-flags.DEFINE_integer("num_small", 2, "Small (low-resolution) crops per image, besides the 2 large ones.")
-flags.DEFINE_integer("small_size", 14, "Side of the small crops in pixels.")
-flags.DEFINE_float("small_scale_max", 0.25, "Largest area fraction of a small crop (smallest: 0.08).")
-flags.DEFINE_float("temperature", 0.1, "Temperature of the swapped prediction.")
-flags.DEFINE_float("epsilon", 0.05, "Sinkhorn entropy weight.")
-flags.DEFINE_integer("queue_size", 0, "Past examples in the Sinkhorn problem (a multiple of the batch size; 0: none).")
-FLAGS = flags.FLAGS
+FLAGS = common.FLAGS
+common.define_flags("swav")  # --num_prototypes 100, --num_small 2, --small_size 14, --queue_size 0, ... (the registry recipe)
 
 
 def main(argv):
     del argv
-    import kssl
-
-    data, train, encoder, random_encoder = common.setup()
-    views = kssl.augment.multi_crop_views(
-        data.image_shape[0], FLAGS.small_size, num_small=FLAGS.num_small, channels=1,
-        large_scale=(FLAGS.crop_scale_min, 1.0), small_scale=(0.08, FLAGS.small_scale_max),
-        grayscale_policy="brightness_contrast", blur_prob=0.0, seed=FLAGS.seed,
-    )
-    queue_size = FLAGS.queue_size - FLAGS.queue_size % FLAGS.batch_size  # tiny smoke runs use small batches
-    model = kssl.methods.SwAV(
-        encoder, num_prototypes=FLAGS.num_prototypes, projection_dim=FLAGS.projection_dim,
-        temperature=FLAGS.temperature, epsilon=FLAGS.epsilon, queue_size=queue_size, augment=views,
-    )
-    history, seconds = kssl.training.pretrain(model, common.batches(train), FLAGS.epochs,
-                                              learning_rate=FLAGS.learning_rate, out=FLAGS.out)
-    common.report("SwAV", data, {"random_init": random_encoder, "swav": model.encoder}, history, seconds,
-                  run_extra={"num_prototypes": FLAGS.num_prototypes, "num_small": FLAGS.num_small,
-                             "queue_size": queue_size})
+    common.main("swav", title="SwAV", run_extra=lambda run, options: {
+        "num_prototypes": FLAGS.num_prototypes, "num_small": FLAGS.num_small, "queue_size": run.model.queue_size})
 
 
 if __name__ == "__main__":

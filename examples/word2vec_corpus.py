@@ -6,31 +6,36 @@ evaluated on the Google analogies (3CosAdd) and WordSim353 / SimLex-999 (Spearma
 
 tools/bench/word2vec_vs_gensim.py trains gensim's Word2Vec with the same settings on the same
 sentences, in the same run, for the README comparison.
+
+The model, its input pipeline and recipe (Adam, cosine decay) are the registry's
+(`kssl.methods.registry.get("word2vec")`); OUT/ is a preset whose assets/words.txt is the vocabulary in
+row order. `--corpus synthetic_text` runs on a toy two-topic corpus and reports a word-topic probe
+instead of the word benchmarks (a smoke test with no `make data-text`).
 """
 
 import json
 import os
-import sys
 import time
 
 from absl import app, flags
+
+import common
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """word2vec's (and gensim's) defaults, except the optimiser: Adam on mini-batches."""
-    flags.DEFINE_enum("mode", "cbow", ["cbow", "skipgram"], "CBOW (gensim's default) or skip-gram.")
-    flags.DEFINE_integer("embedding_dim", 100, "Vector size.")
-    flags.DEFINE_integer("window", 5, "Largest window (each centre draws 1..window).")
-    flags.DEFINE_integer("min_count", 5, "Words seen fewer times are dropped.")
-    flags.DEFINE_float("sample", 1e-3, "Subsampling threshold t.")
-    flags.DEFINE_integer("negatives", 5, "Negative samples per example.")
-    flags.DEFINE_integer("epochs", 5, "Passes over the corpus.")
-    flags.DEFINE_integer("batch_size", 4096, "Examples per step.")
-    flags.DEFINE_float("learning_rate", 1e-2, "Peak Adam learning rate (cosine decay to 0).")
+    """word2vec's (and gensim's) defaults, except the optimiser: Adam on mini-batches (the registry's recipe)."""
+    from kssl.methods import registry
+
+    spec = registry.get("word2vec")
+    common.define_option_flags(spec.recipe.options)  # --mode cbow --embedding_dim 100 --window 5 --min_count 5 ...
+    flags.DEFINE_integer("epochs", spec.recipe.epochs, "Passes over the corpus.")
+    flags.DEFINE_integer("batch_size", spec.recipe.batch_size, "Examples per step.")
+    flags.DEFINE_float("learning_rate", spec.recipe.learning_rate, "Peak Adam learning rate (cosine decay to 0).")
     flags.DEFINE_float("fraction", 1.0, "Use this fraction of the training sentences, drawn with --seed.")
-    flags.DEFINE_integer("seed", 0, "Random seed.")
+    flags.DEFINE_integer("seed", spec.recipe.seed, "Random seed.")
+    flags.DEFINE_enum("corpus", "corpus", ["corpus", "synthetic_text"], "The offline English corpus, or a toy one.")
 
 
 def corpus_sentences():
@@ -38,45 +43,34 @@ def corpus_sentences():
     --fraction of them (kept in corpus order)."""
     import numpy as np
 
-    import kssl
+    from kssl.methods import registry
 
-    sentences = kssl.datasets.text_corpus().tokens("train")
+    sentences = registry.load_data(registry.get("word2vec"), FLAGS.corpus, seed=FLAGS.seed).tokens()
     if FLAGS.fraction < 1.0:
         keep = np.random.default_rng(FLAGS.seed).random(len(sentences)) < FLAGS.fraction
         sentences = [s for s, k in zip(sentences, keep) if k]
     return sentences
 
 
-def train(sentences, verbose="auto"):
-    """(model, vocabulary, seconds): kssl.methods.Word2Vec fitted on `sentences`."""
-    import keras
+def train(sentences, verbose="auto", return_run=False):
+    """(model, vocabulary, seconds): kssl.methods.Word2Vec fitted on `sentences` through the registry
+    (seconds: vocabulary + training); with `return_run`, the registry's `Run` too."""
+    from kssl.methods import registry
 
-    import kssl
-    from kssl.language import Word2VecData, WordVocabulary
-
-    keras.utils.set_random_seed(FLAGS.seed)
+    spec = registry.get("word2vec")
     start = time.time()
-    vocabulary = WordVocabulary(sentences, min_count=FLAGS.min_count)
-    data = Word2VecData(sentences, vocabulary, mode=FLAGS.mode, window=FLAGS.window, sample=FLAGS.sample,
-                        batch_size=FLAGS.batch_size, seed=FLAGS.seed)
-    model = kssl.methods.Word2Vec(vocabulary.counts, embedding_dim=FLAGS.embedding_dim, mode=FLAGS.mode,
-                                  negatives=FLAGS.negatives, seed=FLAGS.seed)
-    schedule = keras.optimizers.schedules.CosineDecay(FLAGS.learning_rate, decay_steps=FLAGS.epochs * len(data))
-    model.compile(optimizer=keras.optimizers.Adam(schedule))
-    model.fit(data, epochs=FLAGS.epochs, verbose=verbose)
-    return model, vocabulary, time.time() - start
+    data = registry.TextData(FLAGS.corpus, train=[], held_out=[], token_lists=sentences)
+    run = registry.train(spec, data, common.options(spec), epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+                         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed, verbose=verbose)
+    result = run.model, data.words, time.time() - start
+    return (*result, run) if return_run else result
 
 
 def evaluate(vectors, words):
     """Analogy accuracy and similarity rho, gensim's protocol (kssl.eval.words)."""
-    import kssl
+    from kssl.eval import text
 
-    analogy = kssl.eval.analogy(vectors, words)
-    ws353 = kssl.eval.word_similarity(vectors, words, "wordsim353")
-    simlex = kssl.eval.word_similarity(vectors, words, "simlex999")
-    return {"analogy": analogy["accuracy"], "analogy_questions": analogy["questions"],
-            "ws353": ws353["spearman"], "ws353_pairs": ws353["pairs"],
-            "simlex": simlex["spearman"], "simlex_pairs": simlex["pairs"]}
+    return text.word_benchmarks(vectors, words)
 
 
 def settings():
@@ -87,22 +81,28 @@ def settings():
 
 def main(_):
     import kssl
+    from kssl.eval import text
+    from kssl.methods import registry
 
     sentences = corpus_sentences()
-    model, vocabulary, seconds = train(sentences)
-    results = evaluate(model.vectors(), vocabulary.words)
-    for word in ("king", "love", "water", "god"):
+    model, vocabulary, seconds, run = train(sentences, return_run=True)
+    if FLAGS.corpus == "synthetic_text":
+        results = text.word_topic_probe(model.vectors(), vocabulary.words, registry.SYNTHETIC_TOPICS)
+    else:
+        results = evaluate(model.vectors(), vocabulary.words)
+    for word in ("king", "love", "water", "god", "ship"):
         if word in vocabulary.index:
             print(word, "->", ", ".join(w for w, _ in model.nearest(word, vocabulary.words, k=6)))
     results.update(train_seconds=round(seconds, 1), vocabulary=len(vocabulary),
                    words=int(sum(len(s) for s in sentences)))
     print(json.dumps(results, indent=2))
     os.makedirs(FLAGS.out, exist_ok=True)
-    kssl.zoo.preset.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps(
-        {"kssl": results, "run": {**settings(), "command": "python " + " ".join(sys.argv)}}, indent=2))
+    run.save(FLAGS.out, metadata={"metrics": results, "command": common.command()})
+    kssl.files.write_text_atomic(os.path.join(FLAGS.out, "results.json"), json.dumps(
+        {"kssl": results, "run": {**settings(), "command": common.command()}}, indent=2))
 
 
 if __name__ == "__main__":
     define_flags()
-    flags.DEFINE_string("out", "out/word2vec", "Output directory (results.json).")
+    flags.DEFINE_string("out", "out/word2vec", "Output directory (preset, results.json).")
     app.run(main)
