@@ -50,6 +50,19 @@ def check_probability(arg, value, low_open=False, high_open=False):
     return value
 
 
+def check_non_negative(arg, value):
+    """Returns `value` as a float if it is a finite number >= 0 (a weight of 0 switches a term off), else a
+    ValueError naming `arg`.
+
+    Example:
+    >>> check_non_negative("margin", 0)
+    0.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < float("inf"):
+        raise ValueError(f"`{arg}` must be a number >= 0; got {value!r}.")
+    return float(value)
+
+
 def check_positive(arg, value):
     """Returns `value` as a float if it is a finite number > 0, else a ValueError naming `arg`.
 

@@ -8,6 +8,7 @@ replica count: `SelfSupervisedModel` scales the loss for Keras' cross-replica gr
 import keras
 from keras import ops
 
+from kssl.checks import check_non_negative, check_positive
 from kssl.training import distribute
 
 # Added to masked logits' negation; large enough that exp() underflows to 0 in float32.
@@ -18,10 +19,6 @@ def _loss_dtype(x):
     """float32 for float16/bfloat16/float32 inputs (mixed precision safe), float64 kept as is."""
     return "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
 
-
-def _check_temperature(temperature):
-    if not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"`temperature` must be a number > 0; got {temperature!r}.")
 
 
 def nt_xent(z1, z2, temperature=0.5, gather_distributed=True):
@@ -49,7 +46,7 @@ def nt_xent(z1, z2, temperature=0.5, gather_distributed=True):
     >>> float(kssl.losses.nt_xent(z, z, temperature=0.1)) < 0.5   # identical views: easy positives
     True
     """
-    _check_temperature(temperature)
+    check_positive("temperature", temperature)
     z1, z2 = ops.convert_to_tensor(z1), ops.convert_to_tensor(z2)
     dtype = _loss_dtype(z1)
     z1 = ops.normalize(ops.cast(z1, dtype), axis=-1)
@@ -100,7 +97,7 @@ def info_nce(query, positive_key, negative_keys=None, temperature=0.07, normaliz
     >>> easy < 0.01 < 10 < hard
     True
     """
-    _check_temperature(temperature)
+    check_positive("temperature", temperature)
     query = ops.convert_to_tensor(query)
     dtype = _loss_dtype(query)
     query, positive_key = ops.cast(query, dtype), ops.cast(positive_key, dtype)
@@ -119,11 +116,6 @@ def info_nce(query, positive_key, negative_keys=None, temperature=0.07, normaliz
         logits = ops.concatenate([positive, ops.matmul(query, ops.transpose(negative_keys))], axis=1) / temperature
         labels = ops.zeros((ops.shape(query)[0],), "int32")  # the positive is column 0
     return ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-
-
-def _check_margin(margin):
-    if not isinstance(margin, (int, float)) or margin < 0:
-        raise ValueError(f"`margin` must be a number >= 0; got {margin!r}.")
 
 
 def _safe_sqrt(squared):
@@ -151,7 +143,7 @@ def margin_contrastive(x1, x2, similar, margin=1.0, sample_weight=None):
     >>> round(float(kssl.losses.margin_contrastive(x1, x2, [1, 0], margin=1.0)), 4)   # (1 + 0.25) / 2
     0.625
     """
-    _check_margin(margin)
+    check_non_negative("margin", margin)
     x1 = ops.convert_to_tensor(x1)
     dtype = _loss_dtype(x1)
     x1, x2 = ops.cast(x1, dtype), ops.cast(x2, dtype)
@@ -242,7 +234,7 @@ def triplet_margin(anchor, positive, negative, margin=0.2, distance="squared_euc
     >>> round(float(kssl.losses.triplet_margin(a, n, p, margin=0.2, distance="euclidean")), 4)  # 1 - 0.1 + 0.2
     1.1
     """
-    _check_margin(margin)
+    check_non_negative("margin", margin)
     anchor = ops.convert_to_tensor(anchor)
     dtype = _loss_dtype(anchor)
     a, p, n = (ops.cast(t, dtype) for t in (anchor, positive, negative))
@@ -283,7 +275,7 @@ def batch_triplet(embeddings, labels, margin=0.2, strategy="batch_hard", distanc
     >>> float(kssl.losses.batch_triplet(x, [0, 0, 1, 1], margin=0.2, distance="euclidean"))   # well separated
     0.0
     """
-    _check_margin(margin)
+    check_non_negative("margin", margin)
     embeddings = ops.convert_to_tensor(embeddings)
     dtype = _loss_dtype(embeddings)
     embeddings = ops.cast(embeddings, dtype)
@@ -414,7 +406,7 @@ def swapped_prediction(scores, codes, temperature=0.1):
     >>> round(float(kssl.losses.swapped_prediction(s, q, temperature=1.0)), 4)   # -log(e^0 / (e^1 + e^0))
     1.3133
     """
-    _check_temperature(temperature)
+    check_positive("temperature", temperature)
     if len(scores) < 2 or not 1 <= len(codes) <= len(scores):
         raise ValueError(f"`scores` must hold >= 2 views and `codes` between 1 and that many; got "
                          f"{len(scores)} score and {len(codes)} code tensors.")

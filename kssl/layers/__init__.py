@@ -1,3 +1,4 @@
-"""Keras layers shared by methods: augmentations, corruptions, colour spaces, heads, momentum copies."""
+"""Keras layers shared by methods: augmentations, corruptions, colour spaces, heads, momentum copies, and
+the memory of past batches (`Queue`, `MemoryBank`)."""
 
-from kssl.layers import augment, color, corrupt, heads, momentum  # noqa: F401
+from kssl.layers import augment, color, corrupt, heads, memory, momentum  # noqa: F401

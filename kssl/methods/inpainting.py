@@ -16,17 +16,12 @@ from keras import ops
 
 from kssl import losses
 from kssl.backbones.discriminator import discriminator
-from kssl.checks import check_choice, check_positive, check_positive_int, check_probability
+from kssl.checks import check_choice, check_non_negative, check_positive, check_positive_int, check_probability
 from kssl.core import ImageModel, scale_loss_for_distribution
 from kssl.layers import corrupt
 from kssl.layers.heads import ConvDecoder, feature_map_model
 
 
-def _non_negative(arg, value):
-    # kssl.checks has no ">= 0" check for reals (a weight of 0 switches a term off).
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-        raise ValueError(f"`{arg}` must be a number >= 0; got {value!r}.")
-    return float(value)
 
 
 @keras.saving.register_keras_serializable(package="kssl")
@@ -83,7 +78,7 @@ class ContextEncoder(ImageModel):
             raise ValueError(f"`mask_size` must be an integer in [1, {side}] (the image side); got {mask_size!r}.")
         self.mask_name, self.mask_size, self.mask_count, self.mask_coverage = mask, mask_size, mask_count, mask_coverage
         self.fill, self.adversarial = check_probability("fill", fill), bool(adversarial)
-        self.lambda_rec, self.lambda_adv = _non_negative("lambda_rec", lambda_rec), _non_negative("lambda_adv", lambda_adv)
+        self.lambda_rec, self.lambda_adv = check_non_negative("lambda_rec", lambda_rec), check_non_negative("lambda_adv", lambda_adv)
         self.discriminator_learning_rate = check_positive("discriminator_learning_rate", discriminator_learning_rate)
         self.decoder_widths, self.seed = decoder_widths, seed
         mask_args = {"central": {"size": mask_size}, "random_blocks": {"size": mask_size, "count": mask_count},

@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from kssl import losses
+from kssl.checks import check_non_negative
 from kssl.training import distribute
 from kssl.methods.metric import MetricLearningModel
 
@@ -42,7 +43,7 @@ class Siamese(MetricLearningModel):
 
     def __init__(self, encoder, margin=1.0, **kwargs):
         super().__init__(encoder, **kwargs)
-        losses._check_margin(margin)
+        check_non_negative("margin", margin)
         self.margin = float(margin)
 
     def forward(self, x, training=False):

@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from kssl import losses
-from kssl.checks import check_choice
+from kssl.checks import check_choice, check_non_negative
 from kssl.methods.metric import MetricLearningModel
 
 
@@ -42,7 +42,7 @@ class Triplet(MetricLearningModel):
 
     def __init__(self, encoder, margin=0.2, mining="batch_hard", distance="squared_euclidean", **kwargs):
         super().__init__(encoder, **kwargs)
-        losses._check_margin(margin)
+        check_non_negative("margin", margin)
         self.margin = float(margin)
         self.mining = check_choice("mining", mining, losses.MINING)
         self.distance = check_choice("distance", distance, losses.DISTANCES)
