@@ -20,7 +20,6 @@ def _loss_dtype(x):
     return "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
 
 
-
 def nt_xent(z1, z2, temperature=0.5, gather_distributed=True):
     """NT-Xent, the normalised-temperature cross-entropy of SimCLR (Chen et al., 2020).
 
