@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import kssl
-from kssl.augment import RandomApply, RandomResizedCrop, SimCLRAugmentation
+from kssl.layers.augment import RandomApply, RandomResizedCrop, SimCLRAugmentation
 
 
 def images(n=8, size=28, channels=1, seed=0):
@@ -19,7 +19,7 @@ def test_full_crop_at_same_size_is_identity():
 
 def test_crop_takes_the_region_it_samples():
     # The top-left quarter resized 2x: all of the output comes from the bright top-left block.
-    from kssl.augment import _interpolation_matrix
+    from kssl.layers.augment import _interpolation_matrix
 
     x = np.zeros((1, 8, 8, 1), "float32")
     x[:, :4, :4] = 1.0

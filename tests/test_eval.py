@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import kssl
-from kssl.datasets import Split
+from kssl.data.images import Split
 
 
 def as_split(features, labels):

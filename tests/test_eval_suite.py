@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kssl
-from kssl.datasets import Split
+from kssl.data.images import Split
 from helpers import write_fake_fashion_mnist
 
 

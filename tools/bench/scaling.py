@@ -126,7 +126,7 @@ def main(argv):
     for r in rows:
         print(f"| {r['method']} | {r['replicas']} | {r['device']} | {r['images_per_s']:.0f} | "
               f"{r['encoder_images_per_s']:.0f} | {r['overhead']:.3f} |")
-    from kssl.files import write_text_atomic
+    from kssl.training.files import write_text_atomic
 
     os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     write_text_atomic(FLAGS.out, json.dumps({"setting": setting, "rows": rows}, indent=2))
