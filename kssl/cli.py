@@ -112,6 +112,9 @@ def _eval(args):
         _refuse(args.preset, args.protocol, probe, name)
 
     if args.protocol == "report":
+        if spec is not None and spec.transfer is not None:
+            raise SystemExit(f"kssl eval report: the {name} preset's encoder is not a whole-image encoder (its probes "
+                             f"evaluate a transfer of it); use `kssl eval linear|knn {args.preset}`.")
         results = kssl.eval.write_report(args.preset, dataset=args.dataset, out=args.out)
         out = args.out or os.path.join(args.preset, "report")
         print(f"report written to {out}/report.md")

@@ -89,6 +89,15 @@ def test_eval_refuses_a_protocol_that_does_not_apply_in_one_line(tmp_path, monke
         cli.main(["eval", "linear", str(out)])
 
 
+def test_report_refuses_an_encoder_of_tiles_in_one_line(tmp_path):
+    out = tmp_path / "jigsaw"
+    assert cli.main(["pretrain", "jigsaw", "--dataset", "synthetic", "--epochs", "1", "--steps_per_epoch", "1",
+                     "--out", str(out), "--verbose", "0", "--widths", "4", "--batch_size", "8",
+                     "--train_examples", "16"]) == 0
+    with pytest.raises(SystemExit, match=r"^kssl eval report: the jigsaw preset's encoder is not a whole-image encoder"):
+        cli.main(["eval", "report", str(out)])
+
+
 def test_pretrain_help_lists_every_registered_method():
     out = subprocess.run([sys.executable, "-m", "kssl.cli", "pretrain", "--help"], capture_output=True, text=True,
                          check=True).stdout
