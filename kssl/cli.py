@@ -223,8 +223,7 @@ def _zoo(args):
 
 def _add_method_parser(methods, spec, registry):
     r = spec.recipe
-    datasets = sorted(d for d, kind in registry.DATASETS.items()
-                      if kind == spec.data or (spec.data == "images" and kind == "colour_images"))
+    datasets = registry.datasets_for(spec)
     p = methods.add_parser(spec.name, help=f"{spec.title} ({spec.class_name}; {spec.data.replace('_', ' ')})",
                            description=f"Pretrain {spec.title} with its registry recipe, then save a preset in --out.",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)

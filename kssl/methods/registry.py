@@ -2,24 +2,29 @@
 the zoo builder.
 
 An entry (`MethodSpec`) says, in plain Python:
-  - which class it is (`cls`) and how to build it, with its encoder and augmentation, for a dataset
-    (`build(data, options, batch_size, seed)`);
+  - which class it is (`class_name`, `cls`) and how to build it for a dataset: its encoder
+    (`encoder(data, options)`, default a convnet for the images) and the method with its augmentation
+    (`build(encoder, data, options, batch_size, seed)`);
   - its recipe at the standard budget (`recipe`: epochs, batch, learning rate, weight decay, and every
     option with its default: method arguments and build options such as `widths` or `blur_prob`). The
-    image recipes are the examples' defaults that measured README's results table;
+    recipes are the examples' defaults, the ones that measured README's tables;
   - what data it needs (`data`: images / colour_images / text / speech; `batches`: unlabelled, labelled,
     indexed (PIRL), exemplar ids, token dicts, word windows or waveform crops) and the dataset it trains
-    on by default and in tests (`dataset`, `test_dataset`, offline and tiny);
+    on by default and in tests (`dataset`, `test_dataset`: tiny, generated, offline);
   - what transfers and how it is probed (`transfer(model, data, options)`, `probe`), and how its
-    random-init baseline is made (`random_init`: by default a copy of the transfer encoder taken before
-    training, i.e. the very weights training starts from).
+    random-init baseline is made (`baseline`: by default a copy of the encoder taken as soon as it is
+    built, i.e. the very weights training starts from);
+  - what its preset must carry besides the weights (`assets`: a vocabulary, frame settings).
 
-Adding a method is one file plus one entry here:
+Adding a method is one file plus one entry here, e.g. for a `kssl/methods/byol.py`:
 
-    register(MethodSpec("byol", "BYOL", title="BYOL", data="images", build=_build_byol,
-                        recipe=Recipe(**IMAGE_BUDGET, options={**IMAGE_OPTIONS, "momentum": 0.99})))
+    def _byol(encoder, data, options, batch_size, seed):
+        return _methods().BYOL(encoder, augment=views(data, options, seed), **_take(options, "momentum"))
 
-Then `kssl pretrain byol`, `tools/bench/results_table.py --only byol` and `tools/train_zoo.py` know it.
+    _image("byol", "BYOL", "BYOL", _byol, {"momentum": 0.99}, "examples/byol_fashion_mnist.py")
+
+Then `kssl pretrain byol` (with a `--momentum` flag), `tools/bench/results_table.py --only byol` and
+`tools/train_zoo.py --entry byol_convnet_fmnist` know it.
 
     >>> from kssl.methods import registry
     >>> spec = registry.get("simclr")
@@ -84,8 +89,7 @@ class MethodSpec:
     random_init: object = None   # (model, data, options) -> the baseline instead, taken after the method is built
     fit: object = None           # (model, batches, epochs, recipe-like kwargs) -> (history, seconds); default pretrain
     assets: object = None        # (data, options) -> {filename: text} that travels with the preset
-    probe: str = "images"
-    self_supervised: bool = True
+    probe: str = "images"        # what `kssl eval` runs: images (linear/kNN), sentences, words or speech
     example: str = None          # examples/<script>.py
     rows: dict = None            # results-table rows: key -> (label, extra example flags, self-supervised)
 
@@ -229,6 +233,12 @@ def synthetic_images(name, train=256, test=128, seed=0):
     return Dataset(name, split(train), split(test), tuple(f"class_{i}" for i in range(10)), source="synthetic")
 
 
+def datasets_for(spec):
+    """The dataset names `spec` can train on (an image method takes grey or colour images)."""
+    kinds = ("images", "colour_images") if spec.data == "images" else (spec.data,)
+    return sorted(name for name, kind in DATASETS.items() if kind in kinds)
+
+
 def load_data(spec, dataset=None, options=None, train_examples=0, seed=0):
     """The data `spec` trains on: ImageData, TextData or SpeechData. `dataset` defaults to the entry's."""
     import numpy as np
@@ -236,10 +246,9 @@ def load_data(spec, dataset=None, options=None, train_examples=0, seed=0):
     options = spec.options if options is None else options
     dataset = check_choice("dataset", dataset or spec.dataset, DATASETS)
     kind = DATASETS[dataset]
-    wanted = {"colour_images": ("images", "colour_images")}.get(spec.data, (spec.data,))
-    if kind not in wanted and not (spec.data == "images" and kind == "colour_images"):
+    if dataset not in datasets_for(spec):
         raise ValueError(f"{spec.name} trains on {spec.data.replace('_', ' ')}; `dataset` {dataset!r} holds "
-                         f"{kind.replace('_', ' ')}. Choose one of {sorted(d for d, k in DATASETS.items() if k in wanted)}.")
+                         f"{kind.replace('_', ' ')}. Choose one of {datasets_for(spec)}.")
     if kind in ("images", "colour_images"):
         import kssl
 
@@ -270,8 +279,9 @@ def load_data(spec, dataset=None, options=None, train_examples=0, seed=0):
     if dataset == "fillets":
         clips = audio.fillets_clips(max_per_speaker=options["max_per_speaker"], seed=seed)
     else:
-        clips = audio.espeak_clips(audio.SPEAKERS[: options["speakers"] or None], audio.SENTENCES[: options["sentences"] or None],
-                                   seed=seed, verbose=False, engine=audio.ToneEngine() if dataset == "tones" else None)
+        clips = audio.espeak_clips(audio.SPEAKERS[: options["speakers"] or None],
+                                   audio.SENTENCES[: options["sentences"] or None], seed=seed, verbose=False,
+                                   engine=audio.ToneEngine() if dataset == "tones" else None)
     train, test = clips.split(options["test_fraction"], seed=seed)
     if train_examples and train_examples < len(train):
         train = train.subset(np.random.default_rng(seed).permutation(len(train))[:train_examples])
@@ -279,16 +289,11 @@ def load_data(spec, dataset=None, options=None, train_examples=0, seed=0):
 
 
 # ---- shared builders ------------------------------------------------------------------------------
-def _backbones():
-    import kssl
-
-    return kssl.backbones
-
-
 def image_encoder(shape, options, name="convnet"):
     """The encoder of an image method: `options["backbone"]` ("convnet": `widths`, `convs_per_stage`; a
     ResNet: `width`) for images or tiles of `shape`."""
-    backbones = _backbones()
+    from kssl import backbones
+
     if options["backbone"] == "convnet":
         return backbones.convnet(shape, widths=[int(w) for w in options["widths"]],
                                  convs_per_stage=options["convs_per_stage"], name=name)
@@ -361,6 +366,25 @@ def _simclr(encoder, data, o, batch_size, seed):
 def _moco(encoder, data, o, batch_size, seed):
     return _methods().MoCo(encoder, augment=views(data, o, seed), seed=seed, queue_size=_trim(o["queue_size"], batch_size),
                            **_take(o, "version", "projection_dim", "momentum"))
+
+
+def _byol(encoder, data, o, batch_size, seed):
+    return _methods().BYOL(encoder, augment=views(data, o, seed),
+                           **_take(o, "projection_dim", "hidden_dim", "predictor_hidden_dim", "tau_base"))
+
+
+def _simsiam(encoder, data, o, batch_size, seed):
+    return _methods().SimSiam(encoder, augment=views(data, o, seed),
+                              **_take(o, "projection_dim", "hidden_dim", "predictor_hidden_dim"))
+
+
+def _nnclr(encoder, data, o, batch_size, seed):
+    return _methods().NNCLR(encoder, augment=views(data, o, seed), seed=seed, queue_size=_trim(o["queue_size"], batch_size),
+                            **_take(o, "projection_dim", "temperature"))
+
+
+def _moco_v3(encoder, data, o, batch_size, seed):
+    return _methods().MoCoV3(encoder, augment=views(data, o, seed), **_take(o, "projection_dim", "momentum", "temperature"))
 
 
 def _siamese(encoder, data, o, batch_size, seed):
@@ -673,6 +697,14 @@ _image("simclr", "SimCLR", "SimCLR", _simclr, {"projection_dim": 64, "temperatur
        _FM("simclr"), rows={"simclr": ("SimCLR", ["--raw_pixels"], True)})
 _image("moco", "MoCo", "MoCo v2", _moco, {"version": 2, "queue_size": 4096, "momentum": 0.99, "projection_dim": 64,
                                           "blur_prob": 0.0}, _FM("moco"))
+_image("nnclr", "NNCLR", "NNCLR", _nnclr, {"projection_dim": 64, "queue_size": 8192, "temperature": 0.1,
+                                          "blur_prob": 0.0}, _FM("nnclr"))
+_image("moco_v3", "MoCoV3", "MoCo v3", _moco_v3, {"projection_dim": 64, "momentum": 0.99, "temperature": 0.2,
+                                                 "blur_prob": 0.0}, _FM("moco_v3"))
+_image("byol", "BYOL", "BYOL", _byol, {"projection_dim": 64, "hidden_dim": 256, "predictor_hidden_dim": 256,
+                                      "tau_base": 0.99, "blur_prob": 0.0}, _FM("byol"))
+_image("simsiam", "SimSiam", "SimSiam", _simsiam, {"projection_dim": 128, "hidden_dim": 256, "predictor_hidden_dim": 32,
+                                                   "blur_prob": 0.0}, _FM("simsiam"))
 _image("siamese", "Siamese", "Siamese, margin loss (views)", _siamese,
        {"pairs": "views", "margin": 1.0, "embedding_dim": 64}, _FM("siamese"), batches=_pairs_batches,
        rows={"siamese": ("Siamese, margin loss (views)", [], True),
@@ -757,8 +789,10 @@ class Run:
 
     def baseline(self):
         """The random-init baseline (None when the entry has none); built now if the entry deferred it."""
-        return self.random_init() if callable(self.random_init) and not hasattr(self.random_init, "layers") \
-            else self.random_init
+        import keras
+
+        deferred = callable(self.random_init) and not isinstance(self.random_init, keras.Model)
+        return self.random_init() if deferred else self.random_init
 
     def encoder(self):
         """The trained encoder the probes evaluate (e.g. the whole-image encoder of a tile encoder)."""
@@ -832,5 +866,5 @@ def train(spec, data, options=None, epochs=None, batch_size=None, learning_rate=
     return Run(spec, model, data, options, random_init, history, seconds, settings)
 
 
-__all__ = ["DATASETS", "MethodSpec", "REGISTRY", "Recipe", "Run", "build", "get", "load_data", "names", "register",
-           "train"]
+__all__ = ["DATASETS", "ImageData", "MethodSpec", "REGISTRY", "Recipe", "Run", "SpeechData", "TextData", "build",
+           "datasets_for", "get", "image_encoder", "load_data", "names", "register", "train", "transfer_encoder", "views"]
