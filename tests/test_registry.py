@@ -98,9 +98,14 @@ def test_report_refuses_an_encoder_of_tiles_in_one_line(tmp_path):
         cli.main(["eval", "report", str(out)])
 
 
+def help_text(*args):
+    result = subprocess.run([sys.executable, "-m", "kssl.cli", *args, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 def test_pretrain_help_lists_every_registered_method():
-    out = subprocess.run([sys.executable, "-m", "kssl.cli", "pretrain", "--help"], capture_output=True, text=True,
-                         check=True).stdout
+    out = help_text("pretrain")
     listed = out.split("methods (", 1)[1].split(")", 1)[0].split(", ")
     assert listed == registry.names()
     for name in registry.names():
@@ -108,8 +113,7 @@ def test_pretrain_help_lists_every_registered_method():
 
 
 def test_method_help_shows_the_recipe_defaults():
-    out = subprocess.run([sys.executable, "-m", "kssl.cli", "pretrain", "moco", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = help_text("pretrain", "moco")
     assert "--queue_size QUEUE_SIZE" in out and "(default: 4096)" in out and "(default: 0.002)" in out
 
 
