@@ -463,3 +463,105 @@ def cpc_info_nce(predictions, latents, gather_distributed=True):
         target = ops.reshape(latents[:, k:], (-1, dim))
         total = total + info_nce(query, target, temperature=1.0, normalize=False, gather_distributed=gather_distributed)
     return total / horizon
+
+
+# ---- NNCLR and MoCo v3 (nearest-neighbour positives; symmetric InfoNCE with momentum keys) ----------
+def nearest_neighbour(query, support, count=None):
+    """The nearest neighbour of each query in a support set, by cosine similarity (NNCLR's NN(z, Q)).
+
+        NN(z, Q) = argmax_{q in Q} cos(z, q)
+
+    Args:
+        query: `(n, d)` embeddings z.
+        support: `(m, d)` the support set Q (NNCLR: `kssl.layers.memory.Queue` of past projections).
+        count: only the first `count` rows are candidates (a queue not yet full holds its items in rows
+            [0, filled)); with `count` 0 there is no neighbour and each query is its own (NN(z) = z, the
+            SimCLR positive). None: every row.
+
+    Returns:
+        `(n, d)`: the L2-normalised support rows nearest to each query, without gradient (a stop-gradient
+        positive; neither the query nor the support set gets a gradient through it).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> support = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]], "float32")
+    >>> kssl.losses.nearest_neighbour(np.array([[0.1, 5.0], [-3.0, 1.0]], "float32"), support).numpy().tolist()
+    [[0.0, 1.0], [-1.0, 0.0]]
+    >>> kssl.losses.nearest_neighbour(np.array([[-3.0, 1.0]], "float32"), support, count=2).numpy().tolist()
+    [[0.0, 1.0]]
+    """
+    query = ops.convert_to_tensor(query)
+    support = ops.cast(ops.convert_to_tensor(support), query.dtype)
+    if len(query.shape) != 2 or len(support.shape) != 2 or query.shape[-1] != support.shape[-1]:
+        raise ValueError(f"`query` (n, d) and `support` (m, d) must be matrices of the same width; got shapes "
+                         f"{tuple(query.shape)} and {tuple(support.shape)}.")
+    support, query = ops.normalize(support, axis=-1), ops.normalize(query, axis=-1)
+    similarity = ops.matmul(query, ops.transpose(support))
+    if count is None:
+        return ops.stop_gradient(ops.take(support, ops.argmax(similarity, axis=-1), axis=0))
+    count = ops.cast(count, "int32")
+    written = ops.arange(ops.shape(support)[0], dtype="int32") < count
+    similarity = ops.where(written[None, :], similarity, ops.cast(-3.0, similarity.dtype))  # cosines are >= -1
+    neighbour = ops.take(support, ops.argmax(similarity, axis=-1), axis=0)
+    return ops.stop_gradient(ops.where(count > 0, neighbour, query))
+
+
+def nnclr(nn_1, nn_2, p_1, p_2, temperature=0.1, gather_distributed=True):
+    """NNCLR's loss (Dwibedi et al., 2021, eq. 2, symmetrised as in the paper's pseudocode):
+
+        L(nn, p)_i = -log  exp(nn_i . p_i / t) / sum_k exp(nn_i . p_k / t)       (cosine similarities)
+        loss       = L(nn_1, p_2) / 2 + L(nn_2, p_1) / 2
+
+    with nn_v = NN(z_v, Q) the nearest neighbour of view v's projection in the support set (no gradient,
+    `nearest_neighbour`) and p_v the predictor's output for view v; the negatives p_k are the other
+    images' predictions of the (global) batch.
+
+    Args:
+        nn_1, nn_2: `(n, d)` nearest neighbours of the two views' projections (this replica's slice).
+        p_1, p_2: `(n, d)` predictions of the two views.
+        temperature: t > 0 (0.1 in the paper).
+        gather_distributed: take the in-batch negatives from every replica (the paper's global batch).
+
+    Returns:
+        Scalar float32: mean over this replica's n images.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> p = np.eye(4, 8, dtype="float32")
+    >>> easy = float(kssl.losses.nnclr(p, p, p, p, temperature=0.1))
+    >>> hard = float(kssl.losses.nnclr(p, p, -p, -p, temperature=0.1))
+    >>> easy < 0.01 < 10 < hard
+    True
+    """
+    loss_12 = info_nce(nn_1, p_2, temperature=temperature, gather_distributed=gather_distributed)
+    loss_21 = info_nce(nn_2, p_1, temperature=temperature, gather_distributed=gather_distributed)
+    return (loss_12 + loss_21) / 2.0
+
+
+def moco_v3(q_1, q_2, k_1, k_2, temperature=0.2, gather_distributed=True):
+    """MoCo v3's symmetric contrastive loss (Chen, Xie & He, 2021, Algorithm 1):
+
+        ctr(q, k) = CE(q k^T / t, labels = diagonal) * 2t          (q, k L2-normalised; k of the global batch)
+        loss      = ctr(q_1, k_2) + ctr(q_2, k_1)
+
+    q_v are the query side's predictions for view v, k_v the momentum encoder's keys (no gradient). The
+    factor 2t is the paper's code (it makes the gradient's scale independent of t).
+
+    Args:
+        q_1, q_2: `(n, d)` queries of the two views (this replica's slice).
+        k_1, k_2: `(n, d)` momentum keys of the two views.
+        temperature: t > 0 (0.2 in the paper for ResNets, 1.0 for ViT with batch 4096).
+        gather_distributed: take the keys from every replica (the paper's `concat_all_gather(k)`).
+
+    Returns:
+        Scalar float32: summed over the two directions, mean over this replica's n images.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> q = np.eye(4, 8, dtype="float32")
+    >>> float(kssl.losses.moco_v3(q, q, q, q, temperature=0.05)) < 0.01 < 1 < float(kssl.losses.moco_v3(q, q, -q, -q))
+    True
+    """
+    ctr_12 = info_nce(q_1, k_2, temperature=temperature, gather_distributed=gather_distributed)
+    ctr_21 = info_nce(q_2, k_1, temperature=temperature, gather_distributed=gather_distributed)
+    return (ctr_12 + ctr_21) * (2.0 * temperature)

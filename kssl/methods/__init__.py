@@ -10,6 +10,8 @@ from kssl.methods.exemplar import Exemplar
 from kssl.methods.inpainting import ContextEncoder
 from kssl.methods.jigsaw import Jigsaw
 from kssl.methods.moco import MoCo
+from kssl.methods.moco_v3 import MoCoV3
+from kssl.methods.nnclr import NNCLR
 from kssl.methods.pirl import PIRL
 from kssl.methods.relative_patch import RelativePatchPosition
 from kssl.methods.rotation import RotationPrediction

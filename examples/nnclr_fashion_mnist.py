@@ -1,0 +1,22 @@
+"""NNCLR on Fashion-MNIST with model.fit: nearest-neighbour positives from a support set of past projections.
+
+    python examples/nnclr_fashion_mnist.py --out out/nnclr            # the standard budget
+
+Same budget, encoder and views as examples/simclr_fashion_mnist.py, so the rows compare.
+"""
+
+from absl import app
+
+import common
+
+FLAGS = common.FLAGS
+common.define_flags("nnclr")  # --queue_size, --temperature, ... (the registry recipe)
+
+
+def main(argv):
+    del argv
+    common.main("nnclr")
+
+
+if __name__ == "__main__":
+    app.run(main)
