@@ -9,9 +9,15 @@ solo-learn's BaseMomentumMethod idea in Keras: a method builds a frozen copy of 
 Only the weights that are trainable in the online network are averaged; the copy's batch-norm
 statistics follow its own forward passes in training mode, as in MoCo's reference code (buffers are
 not averaged).
+
+BYOL (Grill et al., 2020) raises m from its base value to 1 over training: `cosine_momentum`.
 """
 
+import math
+
 import keras
+
+from kssl.checks import check_positive_int, check_probability
 
 
 def momentum_copy(network, input_shape=None):
@@ -62,4 +68,32 @@ def momentum_pairs(online, target):
 def momentum_update(pairs, momentum):
     """theta_target <- m * theta_target + (1 - m) * theta_online for each pair."""
     for online, target in pairs:
-        target.assign(momentum * target + (1.0 - momentum) * keras.ops.cast(online, target.dtype))
+        m = keras.ops.cast(momentum, target.dtype)  # a Python float or a scheduled tensor (BYOL)
+        target.assign(m * target + (1.0 - m) * keras.ops.cast(online, target.dtype))
+
+
+def cosine_momentum(step, total_steps, base=0.996):
+    """BYOL's momentum schedule (Grill et al., 2020): tau_k = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2,
+    from tau_base at step k = 0 to 1 at k = K (and 1 after K).
+
+    A pure function of `step` (a Python number or a tensor such as `optimizer.iterations`, so that a
+    resumed run continues the schedule exactly).
+
+    Args:
+        step: k, the training step (0-based).
+        total_steps: K >= 1, the number of steps of the whole run (an int, or a tensor).
+        base: tau_base in [0, 1] (0.996 in BYOL; 0.99 for short runs).
+
+    Example:
+    >>> import kssl
+    >>> [round(float(kssl.momentum.cosine_momentum(k, 100, base=0.99)), 4) for k in (0, 50, 100, 150)]
+    [0.99, 0.995, 1.0, 1.0]
+    """
+    base = check_probability("base", base)
+    if isinstance(step, (int, float)) and isinstance(total_steps, int):
+        total_steps = check_positive_int("total_steps", total_steps)
+        k = min(max(float(step), 0.0), float(total_steps))
+        return 1.0 - (1.0 - base) * (math.cos(math.pi * k / total_steps) + 1.0) / 2.0
+    total = keras.ops.cast(total_steps, "float32")  # a tensor K (a variable set when training starts)
+    k = keras.ops.clip(keras.ops.cast(step, "float32"), 0.0, total)
+    return 1.0 - (1.0 - base) * (keras.ops.cos(math.pi * k / total) + 1.0) / 2.0
