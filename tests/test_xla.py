@@ -22,6 +22,8 @@ def views():
 BUILDERS = {
     "simclr": lambda: kssl.methods.SimCLR(encoder(), projection_dim=8, augment=views()),
     "moco": lambda: kssl.methods.MoCo(encoder(), projection_dim=8, queue_size=32, augment=views(), shuffle_bn_splits=2),
+    "nnclr": lambda: kssl.methods.NNCLR(encoder(), projection_dim=8, queue_size=32, augment=views()),
+    "moco_v3": lambda: kssl.methods.MoCoV3(encoder(), projection_dim=8, augment=views()),
     "siamese": lambda: kssl.methods.Siamese(encoder(), embedding_dim=8, augment=views()),
     "triplet": lambda: kssl.methods.Triplet(encoder(), embedding_dim=8, mining="semi_hard", augment=views()),
     "denoising": lambda: kssl.methods.DenoisingAutoencoder(encoder(), corruption="salt_and_pepper"),
