@@ -14,8 +14,9 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
-def define_flags(name):
-    """The run's flags (budget, seed, data size, output) and one flag per option of `name`'s recipe."""
+def define_flags(name, image_flags=True):
+    """The run's flags (budget, seed, output; with `image_flags`, --train_examples and --raw_pixels of the
+    image examples) and one flag per option of `name`'s recipe."""
     from kssl.methods import registry
 
     spec = registry.get(name)
@@ -23,8 +24,9 @@ def define_flags(name):
     flags.DEFINE_integer("epochs", r.epochs, "Pretraining epochs.")
     flags.DEFINE_integer("batch_size", r.batch_size, "Global batch size (examples per step).")
     flags.DEFINE_float("learning_rate", r.learning_rate, "Peak AdamW learning rate (cosine decay to 0).")
-    flags.DEFINE_integer("train_examples", 0, "Use only this many training examples (0: all).")
-    flags.DEFINE_bool("raw_pixels", False, "Also evaluate raw pixels (adds ~3 minutes).")
+    if image_flags:
+        flags.DEFINE_integer("train_examples", 0, "Use only this many training images (0: all).")
+        flags.DEFINE_bool("raw_pixels", False, "Also evaluate raw pixels (adds ~3 minutes).")
     flags.DEFINE_bool("random_init", True, "Also evaluate the encoder at its random initialisation (with the "
                       "default seed and widths it is the README's random-init row; slow on a busy machine).")
     flags.DEFINE_integer("seed", r.seed, "Random seed.")

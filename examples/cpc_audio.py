@@ -33,7 +33,7 @@ from absl import app, flags
 import common
 
 FLAGS = flags.FLAGS
-SPEC = common.define_flags("cpc_audio")  # --window 16000 --crops_per_clip 4 --width 128 --context_dim 128 ...
+SPEC = common.define_flags("cpc_audio", image_flags=False)  # --window 16000 --crops_per_clip 4 --width 128 --context_dim 128 ...
 flags.DEFINE_enum("data", "espeak", ["espeak", "fillets", "tones"], "Speech source (tones: synthetic, for smoke tests).")
 
 

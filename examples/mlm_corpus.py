@@ -26,7 +26,7 @@ from absl import app, flags
 import common
 
 FLAGS = flags.FLAGS
-SPEC = common.define_flags("mlm")  # --vocabulary_size 8000 --sequence_length 64 --num_layers 2 --hidden_dim 128 ...
+SPEC = common.define_flags("mlm", image_flags=False)  # --vocabulary_size 8000 --sequence_length 64 --num_layers 2 --hidden_dim 128 ...
 flags.DEFINE_enum("corpus", "corpus", ["corpus", "synthetic_text"], "The offline English corpus, or a toy one.")
 flags.DEFINE_integer("train_documents", 0, "Use only this many training documents, drawn with --seed (0: all).")
 flags.DEFINE_integer("held_out_batches", 50, "Held-out batches for masked accuracy / perplexity.")
