@@ -182,8 +182,8 @@ def test_two_replicas_equal_one_device(cls, mirrored, float64):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
     # Negative control: the same step with per-replica batch norm differs, so the test can fail.
     loss_local, weights_local = one_step(mirrored, cls, x, weights, synchronized=False)
-    assert abs(loss_local - loss_1) > 1e-6 or max(
-        float(np.abs(a - b).max()) for a, b in zip(weights_local, weights_1)) > 1e-6
+    assert abs(loss_local - loss_1) > 1e-4
+    assert max(float(np.abs(a - b).max()) for a, b in zip(weights_local, weights_1)) > 1e-4
 
 
 # ---- serialisation and arguments ------------------------------------------------------------------
