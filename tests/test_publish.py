@@ -90,3 +90,22 @@ def test_metadata_without_metrics_is_refused(hub_env):
     meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "metrics"}))
     with pytest.raises(publish.PublishError, match="metrics"):
         run(tmp_path, [], dry_run=True)
+
+
+def test_assets_are_published_pinned_and_downloaded(hub_env):
+    """A text or audio preset's input-pipeline files (assets/) travel through the Hub, checksummed like the rest."""
+    model, server, tmp_path = hub_env
+    kssl.zoo.save(model, tmp_path / "preset", assets={"vocabulary.txt": "[PAD]\nhello\n"}, metadata={
+        "data": "fashion_mnist", "metrics": {"linear": 0.5}, "command": "python make_it.py"})
+    spec = run(tmp_path, [])
+    assert "assets/vocabulary.txt" in spec["files"]
+    directory = kssl.zoo.hub.fetch("tiny")  # a fresh cache: downloaded and verified
+    assert kssl.zoo.read_asset(directory, "vocabulary.txt") == "[PAD]\nhello\n"
+
+
+def test_a_registry_entry_may_not_name_files_outside_the_preset(hub_env):
+    _, _, tmp_path = hub_env
+    (tmp_path / "registry.json").write_text(json.dumps({"bad": {
+        "repo_id": "kssl-test/tiny", "revision": "0" * 40, "files": {"assets/../../x": "0" * 64}}}))
+    with pytest.raises(ValueError, match="lists files"):
+        kssl.zoo.hub.entry("bad")

@@ -45,11 +45,22 @@ def entry(name):
         hint = f" Closest: {close}." if close else ""
         raise ValueError(f"`name` {name!r} is not in the kssl zoo (known: {sorted(entries)}).{hint}")
     spec = entries[name]
-    allowed = (*preset.PRESET_FILES, preset.CARD_FILE)
-    odd = [f for f in spec.get("files", {}) if f not in allowed]
+    odd = [f for f in spec.get("files", {}) if not _is_preset_file(f)]
     if odd or not spec.get("files"):  # e.g. "../../x": a download must never be written outside the cache
-        raise ValueError(f"registry entry {name!r} lists files {odd or 'none'}; a zoo entry holds only {list(allowed)}.")
+        raise ValueError(f"registry entry {name!r} lists files {odd or 'none'}; a zoo entry holds only "
+                         f"{[*preset.PRESET_FILES, preset.CARD_FILE]} and plain files under {preset.ASSETS_DIR}/.")
     return spec
+
+
+def _is_preset_file(filename):
+    """A preset's own file, or an asset `assets/<plain name>` (a text method's vocabulary, say)."""
+    if filename in (*preset.PRESET_FILES, preset.CARD_FILE):
+        return True
+    folder, _, asset = str(filename).partition("/")
+    try:
+        return folder == preset.ASSETS_DIR and preset._check_asset_name(asset) == asset
+    except ValueError:
+        return False
 
 
 def sha256(path):
@@ -134,4 +145,7 @@ def fetch(name, revision=None):
 def files_with_checksums(directory):
     """name -> sha256 of the preset files in `directory` (what a registry entry pins)."""
     names = [f for f in (*preset.PRESET_FILES, preset.CARD_FILE) if os.path.isfile(os.path.join(directory, f))]
+    metadata_path = os.path.join(directory, preset.METADATA_FILE)
+    if os.path.isfile(metadata_path):  # the assets the preset lists travel with it, pinned like the rest
+        names += [f"{preset.ASSETS_DIR}/{a}" for a in preset.read_metadata(directory).get("assets", [])]
     return {f: sha256(os.path.join(directory, f)) for f in names}
