@@ -1,6 +1,8 @@
 """Evaluation protocols (the seeds'): linear probe, kNN, Recall@K and label fractions on frozen features,
-fine-tuning on a fraction of labels, transfer, layer-wise probes, alignment/uniformity, and plots."""
+fine-tuning on a fraction of labels, transfer, layer-wise probes, alignment/uniformity, and plots; the
+text (`kssl.eval.text`) and speech (`kssl.eval.audio`) probes; result tables (`kssl.eval.results`)."""
 
+from kssl.eval import audio, results, text  # noqa: F401
 from kssl.eval.compare import compare, markdown_table
 from kssl.eval.features import extract, layer_encoder
 from kssl.eval.finetune import finetune, label_subset, label_subset_index
