@@ -198,7 +198,7 @@ def test_mlm_metrics_and_config_round_trip():
     assert set(x) == set(model.input_keys) and set(y) == {"mask_ids", "mask_weights", "next_sentence_labels"}
     with pytest.raises(ValueError, match="the targets `y` must be a dict"):
         model.compute_loss(x, None, model(x))
-    assert kssl.methods.mlm.mean_pooled(encoder)(pre.features(tf.constant(["w1 w2", "w3"]))).shape == (2, 16)
+    assert kssl.backbones.mean_pooled(encoder)(pre.features(tf.constant(["w1 w2", "w3"]))).shape == (2, 16)
 
 
 def test_fixed_held_out_masks_are_identical_across_passes_and_builds():

@@ -2,4 +2,4 @@
 
 from kssl.backbones.vision import batch_norm_layers, convnet, get, resnet, synchronize_batch_norm  # noqa: F401
 from kssl.backbones.audio import audio_encoder, context_network  # noqa: F401,E402  (CPC: waveforms, causal context)
-from kssl.backbones.text import bert_encoder  # noqa: F401,E402  (MaskedLM: a small keras-hub BERT)
+from kssl.backbones.text import bert_encoder, mean_pooled  # noqa: F401,E402  (MaskedLM: a small keras-hub BERT)

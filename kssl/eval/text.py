@@ -13,12 +13,7 @@ import json
 
 import numpy as np
 
-
-def mean_pooled(encoder):
-    """Encoder inputs -> the mean of the token vectors over real tokens (the sentence features)."""
-    from kssl.methods import mlm
-
-    return mlm.mean_pooled(encoder)
+from kssl.backbones.text import mean_pooled
 
 
 def sentence_features(encoder, pre, texts, batch_size=256):
@@ -154,5 +149,5 @@ def word_topic_probe(vectors, words, topics, seed=0):
     return {"accuracy": result["accuracy"], "topic_words": len(train_x) + len(test_x)}
 
 
-__all__ = ["finetune", "labelled_sentences", "mean_pooled", "preprocessor_from_preset", "sentence_features",
+__all__ = ["finetune", "labelled_sentences", "preprocessor_from_preset", "sentence_features",
            "sentence_probe", "tfidf_baseline", "word_benchmarks", "word_topic_probe", "word_vectors", "words_from_preset"]

@@ -14,7 +14,6 @@ import numbers
 import keras
 from keras import ops
 
-from kssl.backbones.text import bert_encoder  # noqa: F401  (README's `kssl.methods.mlm.bert_encoder`)
 from kssl.core import TextModel
 
 TARGET_KEYS = ("mask_ids", "mask_weights", "next_sentence_labels")
@@ -121,13 +120,3 @@ class MaskedLM(TextModel):
         return {**super().get_config(), "next_sentence": self.next_sentence,
                 "next_sentence_weight": self.next_sentence_weight}
 
-
-def mean_pooled(encoder):
-    """A `keras.Model` from encoder inputs to the mean of the token vectors over real tokens: the
-    sentence features used by the probes."""
-    inputs = {name: keras.Input((None,), dtype="int32" if name != "padding_mask" else "bool", name=name)
-              for name in ("token_ids", "segment_ids", "padding_mask")}
-    hidden = encoder(inputs)["sequence_output"]
-    mask = ops.expand_dims(ops.cast(inputs["padding_mask"], hidden.dtype), -1)
-    pooled = ops.sum(hidden * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
-    return keras.Model(inputs, pooled, name="mean_pooled")
