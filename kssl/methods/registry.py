@@ -387,6 +387,17 @@ def _moco_v3(encoder, data, o, batch_size, seed):
     return _methods().MoCoV3(encoder, augment=views(data, o, seed), **_take(o, "projection_dim", "momentum", "temperature"))
 
 
+def _barlow_twins(encoder, data, o, batch_size, seed):
+    return _methods().BarlowTwins(encoder, augment=views(data, o, seed),
+                                  **_take(o, "projection_dim", "hidden_dim", "lambda_"))
+
+
+def _vicreg(encoder, data, o, batch_size, seed):
+    return _methods().VICReg(encoder, augment=views(data, o, seed),
+                             **_take(o, "projection_dim", "hidden_dim", "invariance_weight", "variance_weight",
+                                     "covariance_weight"))
+
+
 def _siamese(encoder, data, o, batch_size, seed):
     return _methods().Siamese(encoder, augment=views(data, o, seed), **_take(o, "embedding_dim", "margin", "pairs"))
 
@@ -705,6 +716,11 @@ _image("byol", "BYOL", "BYOL", _byol, {"projection_dim": 64, "hidden_dim": 256, 
                                       "tau_base": 0.99, "blur_prob": 0.0}, _FM("byol"))
 _image("simsiam", "SimSiam", "SimSiam", _simsiam, {"projection_dim": 128, "hidden_dim": 256, "predictor_hidden_dim": 32,
                                                    "blur_prob": 0.0}, _FM("simsiam"))
+_image("barlow_twins", "BarlowTwins", "Barlow Twins", _barlow_twins,
+       {"projection_dim": 512, "hidden_dim": 512, "lambda_": 5e-3, "blur_prob": 0.0}, _FM("barlow_twins"))
+_image("vicreg", "VICReg", "VICReg", _vicreg,
+       {"projection_dim": 512, "hidden_dim": 512, "invariance_weight": 25.0, "variance_weight": 25.0,
+        "covariance_weight": 1.0, "blur_prob": 0.0}, _FM("vicreg"))
 _image("siamese", "Siamese", "Siamese, margin loss (views)", _siamese,
        {"pairs": "views", "margin": 1.0, "embedding_dim": 64}, _FM("siamese"), batches=_pairs_batches,
        rows={"siamese": ("Siamese, margin loss (views)", [], True),
