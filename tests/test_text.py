@@ -189,7 +189,7 @@ def test_mlm_metrics_and_config_round_trip():
     logs = model.evaluate(pre.dataset(documents, batch_size=8), verbose=0, return_dict=True)
     # An untrained model is near chance: perplexity close to the vocabulary size, accuracy near 1/V.
     assert 0.3 * len(VOCABULARY) < logs["perplexity"] < 3 * len(VOCABULARY)
-    assert logs["masked_accuracy"] < 0.2 and 0 <= logs["next_sentence_accuracy"] <= 1
+    assert logs["masked_accuracy"] < 0.2 and abs(logs["next_sentence_accuracy"] - 0.5) < 0.3  # IsNext half the time
     clone = kssl.methods.MaskedLM.from_config(model.get_config())
     assert clone.next_sentence and clone.vocabulary_size == len(VOCABULARY)
     assert clone.get_config() == model.get_config()

@@ -63,7 +63,7 @@ CASES = {
                    "`crop_scale` must be a \\(min, max\\) pair"),
     "channels": (lambda: kssl.augment.simclr_views(28, channels=2), "`channels` must be 1 \\(grey\\) or 3"),
     "grey without policy": (lambda: kssl.augment.simclr_views(28, channels=1), "grayscale_policy"),
-    "blur probability": (lambda: kssl.augment.simclr_views(28, channels=3, blur_prob=1.5), "`blur_prob` must be a probability"),
+    "blur probability": (lambda: kssl.augment.simclr_views(28, channels=3, blur_prob=1.5), "`blur_prob` must be a number in \\[0, 1\\]"),
     # names, with suggestions
     "unknown method": (lambda: kssl.methods.get("simclear"), "`method` must be one of .*Did you mean 'simclr'"),
     "unknown backbone": (lambda: kssl.backbones.get("resnet19", (32, 32, 3)), "`backbone` must be one of .*Did you mean 'resnet18'"),

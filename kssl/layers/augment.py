@@ -13,6 +13,8 @@ import math
 import keras
 from keras import ops
 
+from kssl.checks import check_probability
+
 
 def _pair(value, name, low=None, high=None):
     if not isinstance(value, (tuple, list)) or len(value) != 2 or not value[0] <= value[1]:
@@ -20,12 +22,6 @@ def _pair(value, name, low=None, high=None):
     if (low is not None and value[0] <= low) or (high is not None and value[1] > high):
         raise ValueError(f"`{name}` must lie in ({low}, {high}]; got {value!r}.")
     return (float(value[0]), float(value[1]))
-
-
-def _probability(value, name):
-    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"`{name}` must be a probability in [0, 1]; got {value!r}.")
-    return float(value)
 
 
 def _interpolation_matrix(start, extent, out_size, in_size):
@@ -114,7 +110,7 @@ class RandomApply(keras.layers.Layer):
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"`layer` must be a Keras layer; got {layer!r}.")
         self.layer = layer
-        self.rate = _probability(rate, "rate")
+        self.rate = check_probability("rate", rate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -225,9 +221,9 @@ class SimCLRAugmentation(keras.layers.Layer):
         self.image_size, self.channels = size, channels
         self.crop_scale, self.crop_ratio = _pair(crop_scale, "crop_scale", 0.0, 1.0), _pair(crop_ratio, "crop_ratio", 0.0)
         self.flip, self.jitter_strength = bool(flip), float(jitter_strength)
-        self.jitter_prob = _probability(jitter_prob, "jitter_prob")
-        self.grayscale_prob = _probability(grayscale_prob, "grayscale_prob")
-        self.blur_prob = _probability(blur_prob, "blur_prob")
+        self.jitter_prob = check_probability("jitter_prob", jitter_prob)
+        self.grayscale_prob = check_probability("grayscale_prob", grayscale_prob)
+        self.blur_prob = check_probability("blur_prob", blur_prob)
         self.blur_sigma = _pair(blur_sigma, "blur_sigma", 0.0)
         self.blur_kernel_size, self.grayscale_policy, self.seed = blur_kernel_size, grayscale_policy, seed
 

@@ -17,6 +17,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kssl.checks import check_probability
+
 L_SCALE, AB_SCALE = 100.0, 110.0
 
 # sRGB primaries to CIE XYZ (D65), and the D65 reference white.
@@ -166,8 +168,7 @@ def rebalancing_weights(prior, mix=0.5):
     >>> bool(w[2] > w[1] > w[0]), round(float(np.sum(w * [0.7, 0.2, 0.1])), 4)
     (True, 1.0)
     """
-    if not isinstance(mix, (int, float)) or not 0.0 <= mix <= 1.0:
-        raise ValueError(f"`mix` must be a number in [0, 1]; got {mix!r}.")
+    check_probability("mix", mix)
     prior = np.asarray(prior, "float64")
     if prior.ndim != 1 or np.any(prior < 0) or not prior.sum() > 0:
         raise ValueError("`prior` must be a 1-D array of non-negative bin frequencies with a positive sum.")

@@ -22,12 +22,7 @@ hidden, 0 where it is seen (they do not apply it):
 import keras
 from keras import ops
 
-
-def _rate(value, name, low_open=False):
-    lo = "(0" if low_open else "[0"
-    if not isinstance(value, (int, float)) or not (0.0 < value < 1.0 if low_open else 0.0 <= value <= 1.0):
-        raise ValueError(f"`{name}` must be a number in {lo}, 1{')' if low_open else ']'}; got {value!r}.")
-    return float(value)
+from kssl.checks import check_probability
 
 
 class _Random(keras.layers.Layer):
@@ -50,7 +45,7 @@ class _PixelNoise(_Random):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.rate = _rate(rate, "rate")
+        self.rate = check_probability("rate", rate)
 
     def pixel_draws(self, images):
         """One uniform draw in [0, 1) per pixel, shaped (batch, height, width, 1)."""
@@ -265,7 +260,7 @@ class RandomRegionMask(_Mask):
 
     def __init__(self, coverage=0.25, grid=4, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.coverage = _rate(coverage, "coverage", low_open=True)
+        self.coverage = check_probability("coverage", coverage, low_open=True, high_open=True)
         if not isinstance(grid, int) or grid < 2:
             raise ValueError(f"`grid` must be an integer >= 2; got {grid!r}.")
         self.grid = grid
