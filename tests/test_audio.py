@@ -220,6 +220,8 @@ def test_cpc_audio_example_end_to_end(tmp_path, cache):
     results = json.loads((out / "results.json").read_text())
     for row in ("cpc_context", "cpc_latent", "random_init_context", "random_init_latent", "mfcc", "chance"):
         assert set(results[row]) == {"speaker", "phone"}
-        assert all(0 <= v <= 1 for v in results[row].values()), (row, results[row])
     assert results["run"]["speakers"] == 2 and results["run"]["test_clips"] == 4
+    assert results["chance"]["speaker"] == 0.5, results["chance"]  # the majority class of 2 balanced speakers
+    # ToneEngine's speakers differ in pitch: MFCCs beat the majority class on held-out clips (0.75 of 4 here).
+    assert results["mfcc"]["speaker"] > results["chance"]["speaker"], results
     assert np.isfinite(results["run"]["final_loss"]) and results["run"]["chance_loss"] > 0
