@@ -5,4 +5,4 @@ speech (espeak-ng, Fillets-NG), and the language-model input pipelines (MLM, wor
 `kssl.datasets.load("fashion_mnist")`, `kssl.datasets.text_corpus()`, `kssl.datasets.rotten_tomatoes()`.
 """
 
-from kssl.data import audio, images, language, text  # noqa: F401
+from kssl.data import audio, images, language, synthetic, text  # noqa: F401

@@ -80,7 +80,7 @@ def labelled_sentences(dataset, seed=0):
     each sentence's topic for the toy "synthetic_text" corpus (documents drawn with another seed)."""
     if dataset == "synthetic_text":
         from kssl.data.text import LabelledText
-        from kssl.methods.registry import synthetic_text
+        from kssl.data.synthetic import synthetic_text
 
         def split(documents, seed):
             docs, topics = synthetic_text(documents=documents, seed=seed)
