@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kssl
+from kssl.training.pretrain import _build_from_spec
 from helpers import FlipLeftRight, Identity, smooth_images
 
 
@@ -120,5 +121,5 @@ def test_a_resumed_model_is_built_from_the_dataset_spec_without_reading_it():
     spec = ({"tokens": tf.TensorSpec((None, 6), tf.int32), "mask": tf.TensorSpec((None, 6), tf.int32)},
             tf.TensorSpec((None,), tf.int32))
     model = _DictModel()
-    kssl.training._build_from_spec(model, spec)
+    _build_from_spec(model, spec)
     assert model.built and model.embed.embeddings.shape == (10, 4)

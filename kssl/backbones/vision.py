@@ -13,7 +13,7 @@ replicas train the model one device trains on the same global batch.
 import keras
 from keras import layers
 
-from kssl.checks import check_choice
+from kssl.checks import check_choice, check_positive_int
 
 _BLOCKS = {18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]), 50: ("bottleneck", [3, 4, 6, 3])}
 
@@ -128,8 +128,7 @@ def resnet(depth=18, input_shape=(32, 32, 3), width=64, small_input=None, name=N
     """
     if depth not in _BLOCKS:
         raise ValueError(f"`depth` must be one of {sorted(_BLOCKS)}; got {depth!r}.")
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"`width` must be an integer >= 1; got {width!r}.")
+    check_positive_int("width", width)
     input_shape = _check_input_shape(input_shape)
     if small_input is None:
         small_input = min(input_shape[:2]) < 64
@@ -184,8 +183,7 @@ def convnet(input_shape=(28, 28, 1), widths=(32, 64, 128), convs_per_stage=1, na
     widths = tuple(widths)
     if not widths or not all(isinstance(w, int) and w > 0 for w in widths):
         raise ValueError(f"`widths` must be a non-empty list of positive integers; got {widths!r}.")
-    if not isinstance(convs_per_stage, int) or convs_per_stage < 1:
-        raise ValueError(f"`convs_per_stage` must be an integer >= 1; got {convs_per_stage!r}.")
+    check_positive_int("convs_per_stage", convs_per_stage)
     inputs = keras.Input(input_shape, name="images")
     x = inputs
     for stage, filters in enumerate(widths):

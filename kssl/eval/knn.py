@@ -2,14 +2,15 @@
 
 import numpy as np
 
+from kssl.checks import check_positive_int
+
 from kssl.eval.features import extract, unit_rows
 
 
 def knn_predict(train_features, train_labels, test_features, k=200, temperature=0.1, num_classes=None, chunk=1024):
     """Class predictions by a weighted vote of the k most cosine-similar training points; each
     neighbour votes exp(similarity / temperature) for its class."""
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"`k` must be an integer >= 1; got {k!r}.")
+    check_positive_int("k", k)
     if not temperature > 0:
         raise ValueError(f"`temperature` must be > 0; got {temperature!r}.")
     k = min(k, len(train_features))

@@ -11,6 +11,8 @@ skipped (and counted), analogies search the `restrict_vocab` most frequent words
 import keras
 import numpy as np
 
+from kssl.checks import check_choice, check_positive_int
+
 WORD_SETS = {
     "wordsim353": "gensim/test/test_data/wordsim353.tsv",
     "simlex999": "gensim/test/test_data/simlex999.txt",
@@ -19,7 +21,6 @@ WORD_SETS = {
 
 
 def _read_set(name, path=None):
-    from kssl.checks import check_choice
     from kssl.data.text import wheel_file
 
     member = WORD_SETS[check_choice("dataset", name, WORD_SETS)]
@@ -101,8 +102,7 @@ def analogy(vectors, words, questions=None, path=None, restrict_vocab=300_000, b
     {'accuracy': 1.0, 'questions': 1, 'skipped': 0}
     """
     index = _check(vectors, words)
-    if not isinstance(restrict_vocab, int) or restrict_vocab < 1:
-        raise ValueError(f"`restrict_vocab` must be an integer >= 1; got {restrict_vocab!r}.")
+    check_positive_int("restrict_vocab", restrict_vocab)
     if questions is None:
         questions = [tuple(line.split()) for line in _read_set("google_analogy", path).splitlines()
                      if line.strip() and not line.startswith(":")]

@@ -13,7 +13,7 @@ import math
 import keras
 from keras import ops
 
-from kssl.checks import check_probability
+from kssl.checks import check_positive_int, check_probability
 
 
 def _pair(value, name, low=None, high=None):
@@ -49,9 +49,7 @@ class RandomResizedCrop(keras.layers.Layer):
 
     def __init__(self, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), seed=None, **kwargs):
         super().__init__(**kwargs)
-        for arg, value in (("height", height), ("width", width)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{arg}` must be an integer >= 1; got {value!r}.")
+        check_positive_int("height", height), check_positive_int("width", width)
         self.height, self.width = height, width
         self.scale = _pair(scale, "scale", 0.0, 1.0)
         self.ratio = _pair(ratio, "ratio", 0.0)
@@ -325,8 +323,7 @@ def multi_crop_views(image_size, small_size, num_small=4, large_scale=(0.14, 1.0
     >>> [tuple(view(x).shape) for view in views]
     [(4, 28, 28, 1), (4, 28, 28, 1), (4, 12, 12, 1), (4, 12, 12, 1), (4, 12, 12, 1)]
     """
-    if isinstance(num_small, bool) or not isinstance(num_small, int) or num_small < 0:
-        raise ValueError(f"`num_small` must be an integer >= 0; got {num_small!r}.")
+    check_positive_int("num_small", num_small, minimum=0)
 
     def view(i, size, scale):
         return SimCLRAugmentation(size, channels=channels, crop_scale=scale, seed=None if seed is None else seed + 10 * i,

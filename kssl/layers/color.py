@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kssl.checks import check_probability
+from kssl.checks import check_positive_int, check_probability
 
 L_SCALE, AB_SCALE = 100.0, 110.0
 
@@ -115,8 +115,7 @@ def soft_encode(ab, bins, neighbours=5, sigma=5.0):
     >>> int(np.count_nonzero(target)), round(float(target.sum()), 4), bins[int(target.argmax())].tolist()
     (5, 1.0, [0.0, 0.0])
     """
-    if not isinstance(neighbours, int) or neighbours < 1:
-        raise ValueError(f"`neighbours` must be an integer >= 1; got {neighbours!r}.")
+    check_positive_int("neighbours", neighbours)
     if not isinstance(sigma, (int, float)) or sigma <= 0:
         raise ValueError(f"`sigma` must be a number > 0; got {sigma!r}.")
     ab = ops.convert_to_tensor(ab, "float32")

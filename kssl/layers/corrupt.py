@@ -22,7 +22,7 @@ hidden, 0 where it is seen (they do not apply it):
 import keras
 from keras import ops
 
-from kssl.checks import check_probability
+from kssl.checks import check_positive_int, check_probability
 
 
 class _Random(keras.layers.Layer):
@@ -230,9 +230,7 @@ class RandomBlockMask(_Mask):
     def __init__(self, size=8, count=4, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.size = _block_size(size)
-        if not isinstance(count, int) or count < 1:
-            raise ValueError(f"`count` must be an integer >= 1; got {count!r}.")
-        self.count = count
+        self.count = check_positive_int("count", count)
 
     def call(self, images):
         batch = ops.shape(images)[0]
@@ -261,9 +259,7 @@ class RandomRegionMask(_Mask):
     def __init__(self, coverage=0.25, grid=4, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.coverage = check_probability("coverage", coverage, low_open=True, high_open=True)
-        if not isinstance(grid, int) or grid < 2:
-            raise ValueError(f"`grid` must be an integer >= 2; got {grid!r}.")
-        self.grid = grid
+        self.grid = check_positive_int("grid", grid, minimum=2)
 
     def call(self, images):
         batch = ops.shape(images)[0]

@@ -143,8 +143,7 @@ def nearest_neighbours(vectors, words, word, k=10):
     index = {w: i for i, w in enumerate(words)}
     if word not in index:
         raise KeyError(f"`word` {word!r} is not in the vocabulary.")
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"`k` must be an integer >= 1; got {k!r}.")
+    check_positive_int("k", k)
     unit = keras.utils.normalize(np.asarray(vectors, "float32"))
     similarity = unit @ unit[index[word]]
     similarity[index[word]] = -np.inf

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from kssl.training.files import is_remote, save_weights_atomic, write_text_atomic
+from kssl.checks import check_positive_int
 
 # The budget of the README's Fashion-MNIST results table: every method is trained with it.
 STANDARD_BUDGET = {"epochs": 2, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "seed": 0}
@@ -42,9 +43,8 @@ def scaled_learning_rate(learning_rate, global_batch_size, rule="none", referenc
     """
     if rule not in LR_SCALING:
         raise ValueError(f"`rule` must be one of {LR_SCALING}; got {rule!r}.")
-    for name, value in (("global_batch_size", global_batch_size), ("reference_batch_size", reference_batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}.")
+    check_positive_int("global_batch_size", global_batch_size)
+    check_positive_int("reference_batch_size", reference_batch_size)
     ratio = global_batch_size / reference_batch_size
     return learning_rate * {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[rule]
 
@@ -214,8 +214,7 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
     >>> len(history.history["loss"])
     1
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be an integer >= 1; got {epochs!r}.")
+    check_positive_int("epochs", epochs)
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0; got {learning_rate!r}.")
     steps_per_epoch = int(dataset.cardinality())
