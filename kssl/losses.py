@@ -117,6 +117,42 @@ def info_nce(query, positive_key, negative_keys=None, temperature=0.07, normaliz
     return ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
 
 
+def negative_cosine(p, z):
+    """Negative cosine similarity with a stop-gradient on the target, the loss of SimSiam (Chen & He, 2021)
+    and, up to an affine map, of BYOL (Grill et al., 2020):
+
+        D(p, z) = - mean_i  p_i / ||p_i||  .  sg(z_i) / ||z_i||
+
+    SimSiam's Algorithm 1 writes it `-(p.normalize() * z.detach().normalize()).sum(dim=1).mean()` and its
+    symmetric loss is D(p1, z2) / 2 + D(p2, z1) / 2. BYOL's ||p/||p|| - z/||z|| ||^2 = 2 - 2 cos(p, z) is
+    2 + 2 * D(p, z) (BYOL sums it over both directions). No negatives, so nothing is gathered across
+    replicas: the mean of the replicas' means is the global-batch mean.
+
+    Args:
+        p: `(n, d)` predictions (they get the gradient).
+        z: `(n, d)` targets; no gradient flows into them.
+
+    Returns:
+        Scalar float32 (float64 for float64 inputs) in [-1, 1]: mean over this replica's n rows.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> p = np.array([[1.0, 0.0], [0.0, 2.0]], "float32")
+    >>> float(kssl.losses.negative_cosine(p, 3 * p)), float(kssl.losses.negative_cosine(p, -p))
+    (-1.0, 1.0)
+    """
+    p = ops.convert_to_tensor(p)
+    dtype = _loss_dtype(p)
+    p = _unit_rows(ops.cast(p, dtype))
+    z = _unit_rows(ops.cast(ops.stop_gradient(z), dtype))
+    return -ops.mean(ops.sum(p * z, axis=-1))
+
+
+def _unit_rows(x, epsilon=1e-12):
+    """x / max(||x||, epsilon) row-wise (torch's F.normalize), with a finite gradient at a zero row (a dead
+    ReLU layer's output), where `ops.normalize`'s rsqrt gives NaN gradients."""
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), epsilon**2))
+
 def _safe_sqrt(squared):
     # sqrt has an infinite gradient at 0 (identical embeddings): clamp, then give exact 0 back.
     return ops.where(squared > 0, ops.sqrt(ops.maximum(squared, 1e-16)), ops.zeros_like(squared))
@@ -565,3 +601,147 @@ def moco_v3(q_1, q_2, k_1, k_2, temperature=0.2, gather_distributed=True):
     ctr_12 = info_nce(q_1, k_2, temperature=temperature, gather_distributed=gather_distributed)
     ctr_21 = info_nce(q_2, k_1, temperature=temperature, gather_distributed=gather_distributed)
     return (ctr_12 + ctr_21) * (2.0 * temperature)
+
+
+# ---- redundancy reduction (Barlow Twins, VICReg): statistics of the global batch ------------------
+# These losses are functions of the whole (global) batch's statistics, so they are computed on the gathered
+# embeddings and are the same number on every replica. That is still right under Keras' sum of the
+# replicas' gradients: `all_gather`'s gradient hands each replica the sum, over replicas, of the gradients
+# of its own slice, i.e. N times the slice's gradient of the global loss, and the base model's division by
+# N (`scale_loss_for_distribution`) gives it back (tests/test_barlow_vicreg.py checks 2 replicas against 1).
+# Below, `n` is the global batch size.
+
+
+def _gather_pair(z1, z2, gather_distributed):
+    """(z1, z2) checked, cast to the loss dtype and gathered, and d (static: the gather may hide it)."""
+    z1, z2 = ops.convert_to_tensor(z1), ops.convert_to_tensor(z2)
+    if len(z1.shape) != 2 or tuple(z1.shape) != tuple(z2.shape) or z1.shape[-1] is None:
+        raise ValueError(f"`z1` and `z2` must be two (n, d) embeddings of the same shape; got shapes "
+                         f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
+    dtype = _loss_dtype(z1)
+    d = int(z1.shape[-1])
+    z1, z2 = ops.cast(z1, dtype), ops.cast(z2, dtype)
+    if gather_distributed:
+        z1, z2 = distribute.all_gather(z1), distribute.all_gather(z2)
+    return z1, z2, d
+
+
+def _batch_variance(z):
+    """Per-dimension variance over the batch with Bessel's correction (torch's `var`/`std` default, which
+    both papers' pseudocode uses), and the centred `z`."""
+    centred = z - ops.mean(z, axis=0, keepdims=True)
+    n = ops.cast(ops.shape(z)[0], z.dtype)
+    return ops.sum(ops.square(centred), axis=0) / (n - 1.0), centred
+
+
+def _off_diagonal_mask(d, dtype):
+    return 1.0 - ops.eye(d, dtype=dtype)
+
+
+def barlow_twins(z1, z2, lambda_=5e-3, gather_distributed=True):
+    """The Barlow Twins loss (Zbontar, Jing, Misra, LeCun & Deny, 2021): make the cross-correlation matrix
+    of the two views' embeddings the identity.
+
+        z~ = (z - mean_batch z) / std_batch z               (each dimension, over the global batch)
+        C  = z~1^T z~2 / n                                  (d x d)
+        loss = sum_i (1 - C_ii)^2  +  lambda * sum_{i != j} C_ij^2
+
+    as the paper's Algorithm 1 writes it (std with Bessel's correction, torch's default, so identical views
+    give C_ii = (n - 1) / n; the official code's BatchNorm1d gives 1). The invariance term pulls C_ii to 1;
+    the redundancy-reduction term decorrelates the dimensions.
+
+    Args:
+        z1, z2: `(n, d)` embeddings of the two views of the same n images (this replica's slice).
+        lambda_: weight >= 0 of the off-diagonal term; the paper's 5e-3 is for d = 8192 (the off-diagonal
+            sum grows with d^2, the diagonal one with d: scale it up for a smaller projector).
+        gather_distributed: standardise and correlate over every replica's embeddings (the global batch,
+            what one device computes); False uses this replica's slice only.
+
+    Returns:
+        Scalar float32 (float64 for float64 inputs): the loss of the global batch, the same on every replica.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> z = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
+    >>> float(kssl.losses.barlow_twins(z, z, lambda_=0.0)) < 1e-4        # identical views: C_ii = 1
+    True
+    >>> round(float(kssl.losses.barlow_twins(z, -z, lambda_=0.0)), 4)    # anti-correlated: 4 (1 + 255/256)^2
+    15.9376
+    """
+    lambda_ = check_non_negative("lambda_", lambda_)
+    z1, z2, d = _gather_pair(z1, z2, gather_distributed)
+    n = ops.cast(ops.shape(z1)[0], z1.dtype)
+    var_1, centred_1 = _batch_variance(z1)
+    var_2, centred_2 = _batch_variance(z2)
+    # sqrt(var) is undefined at 0 in its gradient; 1e-12 only matters for a constant dimension.
+    c = ops.matmul(ops.transpose(centred_1 / ops.sqrt(var_1 + 1e-12)), centred_2 / ops.sqrt(var_2 + 1e-12)) / n
+    on_diagonal = ops.sum(ops.square(1.0 - ops.diagonal(c)))
+    off_diagonal = ops.sum(ops.square(c) * _off_diagonal_mask(d, c.dtype))
+    return on_diagonal + lambda_ * off_diagonal
+
+
+def vicreg_terms(z1, z2, gather_distributed=True, eps=1e-4):
+    """The three terms of VICReg (Bardes, Ponce & LeCun, 2022), unweighted, as its Algorithm 1 writes them:
+
+        invariance  = mean_{b, k} (z1[b, k] - z2[b, k])^2                          (MSE between the views)
+        variance    = mean_k max(0, 1 - sqrt(Var z1[:, k] + eps)) + (same for z2)  (hinge on each std)
+        covariance  = sum_{i != j} Cov(z1)_ij^2 / d + (same for z2)                (decorrelation)
+
+    with Var and Cov over the global batch (Bessel's correction, torch's default) and d the embedding size.
+
+    Args:
+        z1, z2: `(n, d)` embeddings of the two views of the same n images (this replica's slice).
+        gather_distributed: statistics (and the MSE) over every replica's embeddings; False: this
+            replica's slice only.
+        eps: > 0, added to the variance inside the square root (1e-4 in the paper).
+
+    Returns:
+        A dict of scalars `{"invariance", "variance", "covariance"}`, the same on every replica.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> z = np.zeros((8, 4), "float32")                               # collapsed: every std is 0
+    >>> {k: round(float(v), 2) for k, v in kssl.losses.vicreg_terms(z, z).items()}
+    {'invariance': 0.0, 'variance': 1.98, 'covariance': 0.0}
+    """
+    eps = check_positive("eps", eps)
+    z1, z2, d = _gather_pair(z1, z2, gather_distributed)
+    mask = _off_diagonal_mask(d, z1.dtype)
+    n = ops.cast(ops.shape(z1)[0], z1.dtype)
+    variance, covariance = 0.0, 0.0
+    for z in (z1, z2):
+        var, centred = _batch_variance(z)
+        variance = variance + ops.mean(ops.relu(1.0 - ops.sqrt(var + eps)))
+        cov = ops.matmul(ops.transpose(centred), centred) / (n - 1.0)
+        covariance = covariance + ops.sum(ops.square(cov) * mask) / d
+    return {"invariance": ops.mean(ops.square(z1 - z2)), "variance": variance, "covariance": covariance}
+
+
+def vicreg(z1, z2, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, gather_distributed=True,
+           eps=1e-4):
+    """The VICReg loss (Bardes, Ponce & LeCun, 2022): variance-invariance-covariance regularisation,
+
+        loss = lambda * invariance + mu * variance + nu * covariance
+
+    with the terms of `vicreg_terms` and lambda = mu = 25, nu = 1 as in the paper.
+
+    Args:
+        z1, z2: `(n, d)` embeddings of the two views (this replica's slice).
+        invariance_weight, variance_weight, covariance_weight: lambda, mu, nu >= 0.
+        gather_distributed: statistics over the global batch (every replica's embeddings).
+        eps: > 0, inside the square root of the variance hinge.
+
+    Returns:
+        Scalar float32 (float64 for float64 inputs): the loss of the global batch, the same on every replica.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> z = np.zeros((8, 4), "float32")
+    >>> round(float(kssl.losses.vicreg(z, z)), 2)                     # 25 * 1.98: collapse costs
+    49.5
+    """
+    weights = [check_non_negative(name, value) for name, value in (
+        ("invariance_weight", invariance_weight), ("variance_weight", variance_weight),
+        ("covariance_weight", covariance_weight))]
+    terms = vicreg_terms(z1, z2, gather_distributed=gather_distributed, eps=eps)
+    return sum(w * terms[k] for w, k in zip(weights, ("invariance", "variance", "covariance")))

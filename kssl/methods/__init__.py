@@ -3,6 +3,8 @@
 
 from kssl.checks import check_choice
 from kssl.methods import cpc
+from kssl.methods.barlow_twins import BarlowTwins
+from kssl.methods.byol import BYOL
 from kssl.methods.colorization import Colorization
 from kssl.methods.cpc import CPC, CPCAudio
 from kssl.methods.denoising import DenoisingAutoencoder
@@ -17,9 +19,11 @@ from kssl.methods.relative_patch import RelativePatchPosition
 from kssl.methods.rotation import RotationPrediction
 from kssl.methods.siamese import Siamese
 from kssl.methods.simclr import SimCLR
+from kssl.methods.simsiam import SimSiam
 from kssl.methods.split_brain import SplitBrain
 from kssl.methods.swav import SwAV
 from kssl.methods.triplet import Triplet
+from kssl.methods.vicreg import VICReg
 from kssl.methods import mlm  # noqa: E402  (language: token inputs, kssl.language pipelines)
 from kssl.methods.mlm import MaskedLM  # noqa: E402
 from kssl.methods.word2vec import Word2Vec  # noqa: E402
