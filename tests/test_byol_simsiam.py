@@ -134,7 +134,7 @@ def test_byol_fit_sets_the_schedule_length_and_checkpoints_carry_it(tmp_path):
     model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=False)
     model.fit(smooth_images(24), batch_size=8, epochs=3, verbose=0)
     assert int(model.schedule_steps.numpy()) == 9  # 3 epochs x 3 steps
-    assert float(model.momentum()) == pytest.approx(cosine_momentum(8, 9, 0.9), rel=1e-6)
+    assert float(model.scheduled_momentum()) == pytest.approx(cosine_momentum(8, 9, 0.9), rel=1e-6)
     path = str(tmp_path / "byol.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)

@@ -178,6 +178,22 @@ def test_moco_v3_keys_get_no_gradient_and_momentum_follows_the_optimizer_step():
         np.testing.assert_allclose(kb, 0.9 * ka + 0.1 * qa, rtol=1e-5, atol=1e-6)
 
 
+def test_moco_v3_momentum_rises_on_the_cosine_schedule_unless_constant():
+    from kssl.layers.momentum import cosine_momentum
+    x = smooth_images(16)
+    model = tiny_moco_v3(momentum=0.9)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    model.fit(x, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert int(model.schedule_steps.numpy()) == 4  # K = 2 epochs x 2 steps
+    assert float(model.scheduled_momentum()) == pytest.approx(cosine_momentum(3, 4, 0.9), rel=1e-6)
+    assert float(model.scheduled_momentum()) > 0.98  # risen from 0.9 towards 1
+    constant = tiny_moco_v3(momentum=0.9, momentum_schedule="constant")
+    constant.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    unknown_size = tf.data.Dataset.from_tensor_slices(x).batch(8).repeat().take(2)  # no K needed
+    constant.fit(unknown_size, epochs=1, verbose=0)
+    assert constant.get_config()["momentum_schedule"] == "constant"
+
+
 # ---- two replicas against one device -------------------------------------------------------------
 @pytest.fixture
 def float64():
@@ -264,6 +280,7 @@ def test_config_round_trip_and_saved_state(name, tmp_path):
     ("moco_v3", {"momentum": 1.0}, "`momentum`"),
     ("moco_v3", {"temperature": -1.0}, "`temperature`"),
     ("moco_v3", {"hidden_dim": 0}, "`hidden_dim`"),
+    ("moco_v3", {"momentum_schedule": "cosin"}, "`momentum_schedule`"),
 ])
 def test_bad_arguments_are_named(name, kwargs, match):
     with pytest.raises(ValueError, match=match):

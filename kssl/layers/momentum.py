@@ -97,3 +97,62 @@ def cosine_momentum(step, total_steps, base=0.996):
     total = keras.ops.cast(total_steps, "float32")  # a tensor K (a variable set when training starts)
     k = keras.ops.clip(keras.ops.cast(step, "float32"), 0.0, total)
     return 1.0 - (1.0 - base) * (keras.ops.cos(math.pi * k / total) + 1.0) / 2.0
+
+
+class _SetTotalSteps(keras.callbacks.Callback):
+    """Sets a model's schedule K (`schedule_steps`) to the epochs x steps of the `fit` call that is starting."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.scheduled = model
+
+    def on_train_begin(self, logs=None):
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        if not steps:
+            raise ValueError(f"{type(self.scheduled).__name__}: the number of steps per epoch is unknown (a "
+                             "dataset of unknown size), so the momentum schedule cannot know K: pass "
+                             "`total_steps` or `steps_per_epoch`.")
+        self.scheduled.schedule_steps.assign(int(epochs) * int(steps))
+
+
+class CosineMomentumSchedule:
+    """Mixin for a `SelfSupervisedModel` whose momentum copy follows BYOL's cosine schedule
+    (`cosine_momentum`) from a base value to 1 over K = `total_steps` steps (BYOL, MoCo v3, DINO).
+
+    The method calls `self.init_momentum_schedule(base, total_steps)` in its `__init__` and
+    `self.scheduled_momentum()` in its `after_step`. K lives in a non-trainable variable, `schedule_steps`;
+    with `total_steps=None` each `fit` call sets it to its epochs x steps per epoch. The step k is the
+    optimizer's `iterations` (the step just taken, counted from 0), which checkpoints and
+    `BackupAndRestore` carry, so a resumed run continues the schedule exactly.
+
+    Written here rather than as a `keras.optimizers.schedules.LearningRateSchedule`: that class schedules
+    a learning rate inside the optimizer; this value drives a weight update outside it.
+
+    Example:
+    >>> import numpy as np, keras, kssl
+    >>> encoder = kssl.backbones.convnet((12, 12, 1), widths=(4, 8))
+    >>> model = kssl.methods.BYOL(encoder, projection_dim=8, hidden_dim=16, tau_base=0.99)
+    >>> model.compile(optimizer=keras.optimizers.SGD(0.1))
+    >>> _ = model.fit(np.random.rand(32, 12, 12, 1).astype("float32"), batch_size=8, epochs=2, verbose=0)
+    >>> int(model.schedule_steps.numpy()), round(float(model.scheduled_momentum()), 4)  # K = 2 x 4; at k = 7
+    (8, 0.9996)
+    """
+
+    def init_momentum_schedule(self, base, total_steps):
+        self.momentum_base = check_probability("momentum base", base)
+        self.total_steps = None if total_steps is None else check_positive_int("total_steps", total_steps)
+        self.schedule_steps = self.add_weight(shape=(), dtype="int64", trainable=False, name="schedule_steps",
+                                              initializer=keras.initializers.Constant(total_steps or 1))
+
+    def scheduled_momentum(self):
+        """The momentum for the step just taken (k = optimizer.iterations - 1, after the optimizer step)."""
+        return cosine_momentum(self.optimizer.iterations - 1, self.schedule_steps, self.momentum_base)
+
+    def momentum_is_scheduled(self):
+        """False where the method keeps its momentum constant (then `fit` needs no K)."""
+        return True
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        if self.total_steps is None and self.momentum_is_scheduled():
+            callbacks = [_SetTotalSteps(self), *(callbacks or [])]
+        return super().fit(*args, callbacks=callbacks, **kwargs)

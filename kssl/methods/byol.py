@@ -17,34 +17,17 @@ from kssl import losses
 from kssl.checks import check_positive_int, check_probability
 from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
-from kssl.layers.momentum import cosine_momentum, momentum_copy, momentum_pairs, momentum_update
-
-
-class _TotalSteps(keras.callbacks.Callback):
-    """Sets the schedule's K to the epochs x steps of the `fit` call that is starting."""
-
-    def __init__(self, byol):
-        super().__init__()
-        self.byol = byol
-
-    def on_train_begin(self, logs=None):
-        epochs, steps = self.params.get("epochs"), self.params.get("steps")
-        if not steps:
-            raise ValueError("BYOL: the number of steps per epoch is unknown (a dataset of unknown size), so the "
-                             "momentum schedule cannot know K: pass `total_steps` or `steps_per_epoch`.")
-        self.byol.schedule_steps.assign(int(epochs) * int(steps))
+from kssl.layers.momentum import CosineMomentumSchedule, momentum_copy, momentum_pairs, momentum_update
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class BYOL(ImageModel):
+class BYOL(CosineMomentumSchedule, ImageModel):
     """BYOL: the online network predicts the target network's projection of the other view; the target is a
     momentum copy of the online encoder and projector and gets no gradient. No negatives.
 
-    The momentum tau rises from `tau_base` to 1 on BYOL's cosine schedule
-    (`kssl.layers.momentum.cosine_momentum`) over K = `total_steps` steps; with `total_steps=None`, each
-    `fit` call sets K to its epochs x steps per epoch. The step k is the optimizer's `iterations` (the step
-    just taken, counted from 0), which checkpoints and `BackupAndRestore` carry, so a resumed run continues
-    the schedule exactly. K is kept in a non-trainable variable, `schedule_steps`.
+    The momentum tau rises from `tau_base` to 1 on BYOL's cosine schedule over K = `total_steps` steps
+    (`kssl.layers.momentum.CosineMomentumSchedule`: with `total_steps=None`, each `fit` call sets K to its
+    epochs x steps per epoch; a resumed run continues the schedule exactly).
 
     Projector and predictor are MLPs Dense -> BN -> ReLU -> Dense (4096 hidden, 256 out in the paper; smaller
     defaults here); their batch norm is synchronised across replicas, so N replicas compute what one
@@ -83,7 +66,6 @@ class BYOL(ImageModel):
         self.predictor_hidden_dim = None if predictor_hidden_dim is None else check_positive_int(
             "predictor_hidden_dim", predictor_hidden_dim)
         self.tau_base = check_probability("tau_base", tau_base)
-        self.total_steps = None if total_steps is None else check_positive_int("total_steps", total_steps)
 
         self.projector = ProjectionHead(hidden_dim, projection_dim, name="projector")
         self.projector.build((None, self.feature_dim))
@@ -91,8 +73,7 @@ class BYOL(ImageModel):
         self.predictor.build((None, projection_dim))
         self.target_encoder = momentum_copy(encoder)
         self.target_projector = momentum_copy(self.projector, input_shape=(None, self.feature_dim))
-        self.schedule_steps = self.add_weight(shape=(), dtype="int64", trainable=False, name="schedule_steps",
-                                              initializer=keras.initializers.Constant(total_steps or 1))
+        self.init_momentum_schedule(tau_base, total_steps)
         self.built = True
 
     def forward(self, x, training=False):
@@ -110,21 +91,12 @@ class BYOL(ImageModel):
         return 4.0 + 2.0 * (losses.negative_cosine(outputs["p_1"], outputs["z_2"])
                             + losses.negative_cosine(outputs["p_2"], outputs["z_1"]))
 
-    def momentum(self):
-        """tau for the step just taken (k = optimizer.iterations - 1, after the optimizer step)."""
-        return cosine_momentum(self.optimizer.iterations - 1, self.schedule_steps, self.tau_base)
-
     def after_step(self, x, y, outputs):
-        momentum_update(self._momentum_pairs(), self.momentum())  # theta' <- tau theta' + (1 - tau) theta
+        momentum_update(self._momentum_pairs(), self.scheduled_momentum())  # theta' <- tau theta' + (1 - tau) theta
 
     def _momentum_pairs(self):
         return (momentum_pairs(self.encoder, self.target_encoder)
                 + momentum_pairs(self.projector, self.target_projector))
-
-    def fit(self, *args, callbacks=None, **kwargs):
-        if self.total_steps is None:
-            callbacks = [_TotalSteps(self), *(callbacks or [])]
-        return super().fit(*args, callbacks=callbacks, **kwargs)
 
     def get_config(self):
         return {
