@@ -19,11 +19,11 @@ An entry (`MethodSpec`) says, in plain Python:
 Adding a method is one file plus one entry here, e.g. for a `kssl/methods/byol.py`:
 
     def _byol(encoder, data, options, batch_size, seed):
-        return _methods().BYOL(encoder, augment=views(data, options, seed), **_take(options, "momentum"))
+        return _methods().BYOL(encoder, augment=views(data, options, seed), **_take(options, "tau_base"))
 
-    _image("byol", "BYOL", "BYOL", _byol, {"momentum": 0.99}, "examples/byol_fashion_mnist.py")
+    _image("byol", "BYOL", "BYOL", _byol, {"tau_base": 0.99}, "examples/byol_fashion_mnist.py")
 
-Then `kssl pretrain byol` (with a `--momentum` flag), `tools/bench/results_table.py --only byol` and
+Then `kssl pretrain byol` (with a `--tau_base` flag), `tools/bench/results_table.py --only byol` and
 `tools/train_zoo.py --entry byol_convnet_fmnist` know it.
 
     >>> from kssl.methods import registry
