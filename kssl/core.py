@@ -169,6 +169,35 @@ class SelfSupervisedModel(keras.Model):
         return cls(**config)
 
 
+def encode_views(views, *networks, training=False, all_stages=False):
+    """Runs a list of equally sized view batches through `networks` in turn (an encoder, then heads) in ONE
+    pass over all of them, and splits the result back into per-view tensors.
+
+    One pass, as SimCLR, BYOL, Barlow Twins, VICReg, SimSiam and NNCLR's code does: batch norm in the
+    encoder and heads normalises over every view of the batch together (2N images for two views).
+
+    Args:
+        views: list of `(N, ...)` tensors.
+        *networks: callables taking `(inputs, training=...)`, applied in order.
+        training: passed to each network.
+        all_stages: False: the per-view outputs of the last network; True: a list with the per-view outputs
+            of every network (e.g. BYOL/SimSiam need both the projection z and the prediction p).
+
+    Example:
+    >>> import numpy as np, keras
+    >>> from kssl.core import encode_views
+    >>> double, plus_one = (lambda t, training: 2 * t), (lambda t, training: t + 1)
+    >>> a, b = encode_views([np.ones((2, 3)), np.zeros((2, 3))], double, plus_one)
+    >>> keras.ops.convert_to_numpy(a)[0].tolist(), keras.ops.convert_to_numpy(b)[0].tolist()
+    ([3.0, 3.0, 3.0], [1.0, 1.0, 1.0])
+    """
+    out, stages = ops.concatenate(views, axis=0), []
+    for network in networks:
+        out = network(out, training=training)
+        stages.append(ops.split(out, len(views), axis=0))
+    return stages if all_stages else stages[-1]
+
+
 def encoder_output_dim(encoder):
     """Feature size of `encoder`, checking that it maps an image batch to a batch of vectors."""
     if not isinstance(encoder, keras.Model):

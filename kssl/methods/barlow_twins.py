@@ -9,11 +9,10 @@
 """
 
 import keras
-from keras import ops
 
 from kssl import losses
 from kssl.checks import check_non_negative, check_positive_int
-from kssl.core import ImageModel
+from kssl.core import ImageModel, encode_views
 from kssl.layers.heads import ProjectionHead
 
 
@@ -68,11 +67,8 @@ class BarlowTwins(ImageModel):
         self.built = True
 
     def forward(self, x, training=False):
-        view_a, view_b = self.views(x, 2)
         # One pass over both views: the projector's batch norm sees all 2N images.
-        z = self.projector(self.encoder(ops.concatenate([view_a, view_b], axis=0), training=training),
-                           training=training)
-        z_a, z_b = ops.split(z, 2, axis=0)
+        z_a, z_b = encode_views(self.views(x, 2), self.encoder, self.projector, training=training)
         return {"z_1": z_a, "z_2": z_b}
 
     def ssl_loss(self, outputs, y=None):

@@ -15,7 +15,7 @@ from keras import ops
 
 from kssl import losses
 from kssl.checks import check_positive_int, check_probability
-from kssl.core import ImageModel
+from kssl.core import ImageModel, encode_views
 from kssl.layers.heads import ProjectionHead
 from kssl.layers.momentum import CosineMomentumSchedule, momentum_copy, momentum_pairs, momentum_update
 
@@ -77,14 +77,10 @@ class BYOL(CosineMomentumSchedule, ImageModel):
         self.built = True
 
     def forward(self, x, training=False):
-        view_1, view_2 = self.views(x, 2)
-        both = ops.concatenate([view_1, view_2], axis=0)  # one pass: batch norm sees all 2N views
-        p = self.predictor(self.projector(self.encoder(both, training=training), training=training),
-                           training=training)
-        z = ops.stop_gradient(self.target_projector(self.target_encoder(both, training=training), training=training))
-        p_1, p_2 = ops.split(p, 2, axis=0)
-        z_1, z_2 = ops.split(z, 2, axis=0)
-        return {"p_1": p_1, "p_2": p_2, "z_1": z_1, "z_2": z_2}
+        views = self.views(x, 2)  # each side one pass: batch norm sees all 2N views
+        p_1, p_2 = encode_views(views, self.encoder, self.projector, self.predictor, training=training)
+        z_1, z_2 = encode_views(views, self.target_encoder, self.target_projector, training=training)
+        return {"p_1": p_1, "p_2": p_2, "z_1": ops.stop_gradient(z_1), "z_2": ops.stop_gradient(z_2)}
 
     def ssl_loss(self, outputs, y=None):
         # (2 - 2 cos(p1, z'2)) + (2 - 2 cos(p2, z'1)), with 2 - 2 cos = 2 + 2 D.

@@ -9,7 +9,7 @@ from keras import ops
 
 from kssl import losses
 from kssl.checks import check_choice, check_positive_int
-from kssl.core import ImageModel
+from kssl.core import ImageModel, encode_views
 from kssl.layers.heads import ProjectionHead
 from kssl.training import distribute
 
@@ -48,10 +48,10 @@ class MetricLearningModel(ImageModel):
 
     def embed(self, views, training):
         """Embeddings of a list of equally sized view batches, through one encoder pass."""
-        z = self.head(self.encoder(ops.concatenate(views, axis=0), training=training), training=training)
+        z = encode_views(views, self.encoder, self.head, training=training)
         if self.normalize:  # in float32 under mixed precision, float64 kept
-            z = ops.normalize(ops.cast(z, losses._loss_dtype(z)), axis=-1)
-        return ops.split(z, len(views), axis=0)
+            z = [ops.normalize(ops.cast(v, losses._loss_dtype(v)), axis=-1) for v in z]
+        return z
 
     def ids(self, batch_size, y):
         """Per-example ids of this replica: its labels `y` for "labels", its global image index for "views"."""

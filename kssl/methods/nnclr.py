@@ -14,7 +14,7 @@ from keras import ops
 
 from kssl import losses
 from kssl.checks import check_positive, check_positive_int
-from kssl.core import ImageModel
+from kssl.core import ImageModel, encode_views
 from kssl.layers.heads import ProjectionHead
 from kssl.layers.memory import Queue
 from kssl.training import distribute
@@ -81,12 +81,9 @@ class NNCLR(ImageModel):
         self.built = True
 
     def forward(self, x, training=False):
-        view_1, view_2 = self.views(x, 2)
         # One encoder pass over both views (batch norm sees all 2N images, as in SimCLR).
-        z = self.projector(self.encoder(ops.concatenate([view_1, view_2], axis=0), training=training), training=training)
-        p = self.predictor(z, training=training)
-        z_1, z_2 = ops.split(z, 2, axis=0)
-        p_1, p_2 = ops.split(p, 2, axis=0)
+        (z_1, z_2), (p_1, p_2) = encode_views(self.views(x, 2), self.encoder, self.projector, self.predictor,
+                                              training=training, all_stages=True)[1:]
         support, filled = self.support_set.values, self.support_set.filled
         return {"z_1": ops.stop_gradient(ops.normalize(z_1, axis=-1)), "p_1": p_1, "p_2": p_2,
                 "nn_1": losses.nearest_neighbour(z_1, support, filled),

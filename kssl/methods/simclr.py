@@ -8,11 +8,10 @@
 """
 
 import keras
-from keras import ops
 
 from kssl import losses
 from kssl.checks import check_positive, check_positive_int
-from kssl.core import ImageModel
+from kssl.core import ImageModel, encode_views
 from kssl.layers.heads import ProjectionHead
 
 
@@ -63,10 +62,8 @@ class SimCLR(ImageModel):
         self.built = True
 
     def forward(self, x, training=False):
-        view_1, view_2 = self.views(x, 2)
         # One encoder pass over both views (batch norm sees all 2N images, as in the paper).
-        z = self.head(self.encoder(ops.concatenate([view_1, view_2], axis=0), training=training), training=training)
-        z_1, z_2 = ops.split(z, 2, axis=0)
+        z_1, z_2 = encode_views(self.views(x, 2), self.encoder, self.head, training=training)
         return {"z_1": z_1, "z_2": z_2}
 
     def ssl_loss(self, outputs, y=None):

@@ -9,11 +9,10 @@
 """
 
 import keras
-from keras import ops
 
 from kssl import losses
 from kssl.checks import check_positive_int
-from kssl.core import ImageModel
+from kssl.core import ImageModel, encode_views
 from kssl.layers.heads import ProjectionHead
 
 
@@ -67,13 +66,9 @@ class SimSiam(ImageModel):
         self.built = True
 
     def forward(self, x, training=False):
-        view_1, view_2 = self.views(x, 2)
-        both = ops.concatenate([view_1, view_2], axis=0)  # one pass: batch norm sees all 2N views
-        z = self.projector_bn(self.projector(self.encoder(both, training=training), training=training),
-                              training=training)
-        p = self.predictor(z, training=training)
-        z_1, z_2 = ops.split(z, 2, axis=0)
-        p_1, p_2 = ops.split(p, 2, axis=0)
+        (z_1, z_2), (p_1, p_2) = encode_views(  # one pass: batch norm sees all 2N views
+            self.views(x, 2), self.encoder, self.projector, self.projector_bn, self.predictor, training=training,
+            all_stages=True)[-2:]
         return {"p_1": p_1, "p_2": p_2, "z_1": z_1, "z_2": z_2}
 
     def ssl_loss(self, outputs, y=None):

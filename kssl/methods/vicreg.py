@@ -10,11 +10,10 @@
 """
 
 import keras
-from keras import ops
 
 from kssl import losses
 from kssl.checks import check_non_negative, check_positive, check_positive_int
-from kssl.core import ImageModel
+from kssl.core import ImageModel, encode_views
 from kssl.layers.heads import ProjectionHead
 
 
@@ -75,11 +74,8 @@ class VICReg(ImageModel):
         self.built = True
 
     def forward(self, x, training=False):
-        view_1, view_2 = self.views(x, 2)
         # One pass over both views: the expander's batch norm sees all 2N images.
-        z = self.expander(self.encoder(ops.concatenate([view_1, view_2], axis=0), training=training),
-                          training=training)
-        z_1, z_2 = ops.split(z, 2, axis=0)
+        z_1, z_2 = encode_views(self.views(x, 2), self.encoder, self.expander, training=training)
         return {"z_1": z_1, "z_2": z_2}
 
     def ssl_loss(self, outputs, y=None):
