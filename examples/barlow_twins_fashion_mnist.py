@@ -6,18 +6,7 @@ Same budget, encoder and views as examples/simclr_fashion_mnist.py, so the rows 
 is 3 layers of --projection_dim units (the paper: 8192); --lambda_ weighs the off-diagonal term.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("barlow_twins")  # --projection_dim, --hidden_dim, --lambda_, ... (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("barlow_twins", title="Barlow Twins")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("barlow_twins", title="Barlow Twins")  # --projection_dim, --hidden_dim, --lambda_, ... (the registry recipe)

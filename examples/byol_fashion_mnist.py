@@ -7,18 +7,7 @@ rises from --tau_base 0.99 to 1 on BYOL's cosine schedule over the run's steps (
 tuned for 300+ epochs of ImageNet).
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("byol")  # --tau_base 0.99, --projection_dim 64, --hidden_dim 256, ... (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("byol", title="BYOL")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("byol", title="BYOL")  # --tau_base 0.99, --projection_dim 64, --hidden_dim 256, ... (the registry recipe)

@@ -102,6 +102,20 @@ def save(run, key, rows):
                                   "command": command()})
 
 
+def run(name, **main_kwargs):
+    """A whole example script for registry method `name`: its flags (the recipe's), then
+    `main(name, **main_kwargs)` under absl."""
+    from absl import app
+
+    define_flags(name)
+
+    def script(argv):
+        del argv
+        main(name, **main_kwargs)  # its (run, rows) must not become the exit status
+
+    app.run(script)
+
+
 def main(name, key=None, title=None, recall=False, run_extra=None, grid=False, more_encoders=None):
     """The whole example for registry method `name`: train, evaluate (row `key`, default `name`, next to
     random init), optionally draw OUT/grid.png (reconstruction methods), save the preset.

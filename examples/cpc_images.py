@@ -15,18 +15,7 @@ Prints one table (linear probe and kNN accuracy on the test set) and writes it t
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("cpc")  # --patch_size 8, --patch_stride 4, --prediction_steps 3, --context_dim 128, ... (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("cpc", title="CPC")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("cpc", title="CPC")  # --patch_size 8, --patch_stride 4, --prediction_steps 3, --context_dim 128, ... (the registry recipe)

@@ -15,18 +15,7 @@ Prints one table (linear probe and kNN accuracy on the test set) and writes it t
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("jigsaw")  # --scale 2, --tile_size 14, --gap 2, --jitter 2, --num_permutations 100 (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("jigsaw", title="jigsaw")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("jigsaw", title="jigsaw")  # --scale 2, --tile_size 14, --gap 2, --jitter 2, --num_permutations 100 (the registry recipe)

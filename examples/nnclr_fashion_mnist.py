@@ -5,18 +5,7 @@
 Same budget, encoder and views as examples/simclr_fashion_mnist.py, so the rows compare.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("nnclr")  # --queue_size, --temperature, ... (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("nnclr")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("nnclr")  # --queue_size, --temperature, ... (the registry recipe)

@@ -16,18 +16,7 @@ Prints one table (linear probe and kNN accuracy on the test set) and writes it t
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("relative_patch")  # --scale 2, --patch_size 14, --gap 2, --jitter 2, --pairs_per_image 8 (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("relative_patch", title="relative patch position")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("relative_patch", title="relative patch position")  # --scale 2, --patch_size 14, --gap 2, --jitter 2, --pairs_per_image 8 (the registry recipe)

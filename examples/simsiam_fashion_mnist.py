@@ -5,18 +5,7 @@
 Same budget, encoder and views as examples/simclr_fashion_mnist.py, so the rows compare.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("simsiam")  # --projection_dim 128, --predictor_hidden_dim 32, ... (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("simsiam", title="SimSiam")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("simsiam", title="SimSiam")  # --projection_dim 128, --predictor_hidden_dim 32, ... (the registry recipe)

@@ -6,18 +6,7 @@ Same budget, encoder and views as examples/simclr_fashion_mnist.py, so the rows 
 is 3 layers of --projection_dim units (the paper: 8192); the loss weights are the paper's 25 / 25 / 1.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("vicreg")  # --projection_dim, --hidden_dim, --invariance_weight, ... (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("vicreg", title="VICReg")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("vicreg", title="VICReg")  # --projection_dim, --hidden_dim, --invariance_weight, ... (the registry recipe)
