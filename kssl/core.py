@@ -19,6 +19,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kssl.checks import check_positive_int
+from kssl.layers.heads import ProjectionHead
 from kssl.training import distribute
 
 # Models whose `train_step` is running on this thread. Under MirroredStrategy each replica traces the
@@ -321,6 +323,53 @@ class ImageModel(SelfSupervisedModel):
                 "drop_remainder=True or a larger batch_size.",
             )
         return ops.cast(x, self.compute_dtype)
+
+
+class TwoViewEmbedding(ImageModel):
+    """The shared part of the methods that compare two views' embeddings z = head(encoder(view)) through
+    statistics of the batch, with no negatives and no predictor (Barlow Twins, VICReg): the head (an MLP
+    with batch norm, `head_name` in the weights), its arguments, and the one-pass two-view forward that
+    returns `{"z_1", "z_2"}`. A subclass adds its loss (`ssl_loss`) and its own arguments.
+
+    Args:
+        encoder, augment: as `ImageModel`.
+        projection_dim: size of z.
+        hidden_dim: width of the head's hidden layers (default: `projection_dim`).
+        head_layers: Dense layers in the head (the last without batch norm and ReLU).
+        gather_distributed: the loss's statistics over the global batch (every replica's embeddings), as
+            one device would; False: each replica's slice alone.
+
+    Example:
+    >>> import kssl
+    >>> encoder = kssl.backbones.convnet((12, 12, 1), widths=(4, 8))
+    >>> model = kssl.methods.VICReg(encoder, projection_dim=16, head_layers=2)
+    >>> isinstance(model, kssl.core.TwoViewEmbedding), model.head.name, model.get_config()["head_layers"]
+    (True, 'expander', 2)
+    """
+
+    head_name = "projector"
+    min_batch_size = 2  # statistics over the batch
+
+    def __init__(self, encoder, projection_dim=8192, hidden_dim=None, head_layers=3, augment=None,
+                 gather_distributed=True, **kwargs):
+        super().__init__(encoder, augment=augment, **kwargs)
+        self.projection_dim = check_positive_int("projection_dim", projection_dim)
+        self.hidden_dim = None if hidden_dim is None else check_positive_int("hidden_dim", hidden_dim)
+        self.head_layers = check_positive_int("head_layers", head_layers)
+        self.gather_distributed = bool(gather_distributed)
+        self.head = ProjectionHead(self.hidden_dim or projection_dim, projection_dim, num_layers=head_layers,
+                                   name=self.head_name)
+        self.head.build((None, self.feature_dim))
+        self.built = True
+
+    def forward(self, x, training=False):
+        # One pass over both views: the head's batch norm sees all 2N images.
+        z_1, z_2 = encode_views(self.views(x, 2), self.encoder, self.head, training=training)
+        return {"z_1": z_1, "z_2": z_2}
+
+    def get_config(self):
+        return {**super().get_config(), "projection_dim": self.projection_dim, "hidden_dim": self.hidden_dim,
+                "head_layers": self.head_layers, "gather_distributed": self.gather_distributed}
 
 
 class TextModel(SelfSupervisedModel):

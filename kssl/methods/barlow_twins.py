@@ -11,14 +11,14 @@
 import keras
 
 from kssl import losses
-from kssl.checks import check_non_negative, check_positive_int
-from kssl.core import ImageModel, encode_views
-from kssl.layers.heads import ProjectionHead
+from kssl.checks import check_non_negative
+from kssl.core import TwoViewEmbedding
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class BarlowTwins(ImageModel):
-    """Barlow Twins: redundancy reduction between the embeddings of two views, no negatives.
+class BarlowTwins(TwoViewEmbedding):
+    """Barlow Twins: redundancy reduction between the embeddings of two views, no negatives. The head
+    (`kssl.core.TwoViewEmbedding`) is the paper's "projector" (`model.head`, named "projector").
 
     Args:
         encoder: `keras.Model` from images to `(batch, features)`, e.g. `kssl.backbones.resnet(18, ...)`.
@@ -43,43 +43,16 @@ class BarlowTwins(ImageModel):
     ['loss']
     """
 
-    min_batch_size = 2  # a standard deviation over the batch
+    head_name = "projector"
 
-    def __init__(
-        self,
-        encoder,
-        projection_dim=8192,
-        hidden_dim=None,
-        head_layers=3,
-        lambda_=5e-3,
-        augment=None,
-        gather_distributed=True,
-        **kwargs,
-    ):
-        super().__init__(encoder, augment=augment, **kwargs)
-        self.projection_dim = check_positive_int("projection_dim", projection_dim)
-        self.hidden_dim = None if hidden_dim is None else check_positive_int("hidden_dim", hidden_dim)
-        self.head_layers = check_positive_int("head_layers", head_layers)
-        self.lambda_, self.gather_distributed = check_non_negative("lambda_", lambda_), bool(gather_distributed)
-        self.projector = ProjectionHead(self.hidden_dim or projection_dim, projection_dim, num_layers=head_layers,
-                                        name="projector")
-        self.projector.build((None, self.feature_dim))
-        self.built = True
-
-    def forward(self, x, training=False):
-        # One pass over both views: the projector's batch norm sees all 2N images.
-        z_a, z_b = encode_views(self.views(x, 2), self.encoder, self.projector, training=training)
-        return {"z_1": z_a, "z_2": z_b}
+    def __init__(self, encoder, projection_dim=8192, hidden_dim=None, head_layers=3, lambda_=5e-3, augment=None,
+                 gather_distributed=True, **kwargs):
+        super().__init__(encoder, projection_dim=projection_dim, hidden_dim=hidden_dim, head_layers=head_layers,
+                         augment=augment, gather_distributed=gather_distributed, **kwargs)
+        self.lambda_ = check_non_negative("lambda_", lambda_)
 
     def ssl_loss(self, outputs, y=None):
         return losses.barlow_twins(outputs["z_1"], outputs["z_2"], self.lambda_, self.gather_distributed)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "projection_dim": self.projection_dim,
-            "hidden_dim": self.hidden_dim,
-            "head_layers": self.head_layers,
-            "lambda_": self.lambda_,
-            "gather_distributed": self.gather_distributed,
-        }
+        return {**super().get_config(), "lambda_": self.lambda_}

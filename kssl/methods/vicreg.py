@@ -12,14 +12,14 @@
 import keras
 
 from kssl import losses
-from kssl.checks import check_non_negative, check_positive, check_positive_int
-from kssl.core import ImageModel, encode_views
-from kssl.layers.heads import ProjectionHead
+from kssl.checks import check_non_negative, check_positive
+from kssl.core import TwoViewEmbedding
 
 
 @keras.saving.register_keras_serializable(package="kssl")
-class VICReg(ImageModel):
-    """VICReg: variance-invariance-covariance regularisation of two views' embeddings, no negatives.
+class VICReg(TwoViewEmbedding):
+    """VICReg: variance-invariance-covariance regularisation of two views' embeddings, no negatives. The
+    head (`kssl.core.TwoViewEmbedding`) is the paper's "expander" (`model.head`, named "expander").
 
     Args:
         encoder: `keras.Model` from images to `(batch, features)`, e.g. `kssl.backbones.resnet(18, ...)`.
@@ -44,53 +44,22 @@ class VICReg(ImageModel):
     ['loss']
     """
 
-    min_batch_size = 2  # a variance over the batch
+    head_name = "expander"
 
-    def __init__(
-        self,
-        encoder,
-        projection_dim=8192,
-        hidden_dim=None,
-        head_layers=3,
-        invariance_weight=25.0,
-        variance_weight=25.0,
-        covariance_weight=1.0,
-        eps=1e-4,
-        augment=None,
-        gather_distributed=True,
-        **kwargs,
-    ):
-        super().__init__(encoder, augment=augment, **kwargs)
-        self.projection_dim = check_positive_int("projection_dim", projection_dim)
-        self.hidden_dim = None if hidden_dim is None else check_positive_int("hidden_dim", hidden_dim)
-        self.head_layers = check_positive_int("head_layers", head_layers)
+    def __init__(self, encoder, projection_dim=8192, hidden_dim=None, head_layers=3, invariance_weight=25.0,
+                 variance_weight=25.0, covariance_weight=1.0, eps=1e-4, augment=None, gather_distributed=True,
+                 **kwargs):
+        super().__init__(encoder, projection_dim=projection_dim, hidden_dim=hidden_dim, head_layers=head_layers,
+                         augment=augment, gather_distributed=gather_distributed, **kwargs)
         self.invariance_weight = check_non_negative("invariance_weight", invariance_weight)
         self.variance_weight = check_non_negative("variance_weight", variance_weight)
         self.covariance_weight = check_non_negative("covariance_weight", covariance_weight)
-        self.eps, self.gather_distributed = check_positive("eps", eps), bool(gather_distributed)
-        self.expander = ProjectionHead(self.hidden_dim or projection_dim, projection_dim, num_layers=head_layers,
-                                       name="expander")
-        self.expander.build((None, self.feature_dim))
-        self.built = True
-
-    def forward(self, x, training=False):
-        # One pass over both views: the expander's batch norm sees all 2N images.
-        z_1, z_2 = encode_views(self.views(x, 2), self.encoder, self.expander, training=training)
-        return {"z_1": z_1, "z_2": z_2}
+        self.eps = check_positive("eps", eps)
 
     def ssl_loss(self, outputs, y=None):
         return losses.vicreg(outputs["z_1"], outputs["z_2"], self.invariance_weight, self.variance_weight,
                              self.covariance_weight, gather_distributed=self.gather_distributed, eps=self.eps)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "projection_dim": self.projection_dim,
-            "hidden_dim": self.hidden_dim,
-            "head_layers": self.head_layers,
-            "invariance_weight": self.invariance_weight,
-            "variance_weight": self.variance_weight,
-            "covariance_weight": self.covariance_weight,
-            "eps": self.eps,
-            "gather_distributed": self.gather_distributed,
-        }
+        return {**super().get_config(), "invariance_weight": self.invariance_weight,
+                "variance_weight": self.variance_weight, "covariance_weight": self.covariance_weight, "eps": self.eps}
