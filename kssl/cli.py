@@ -31,6 +31,19 @@ def _list_of(kind):
     return parse
 
 
+def _count(minimum):
+    """An argparse type: an integer >= `minimum` (argparse names the flag in its error)."""
+
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
 def add_option_flags(parser, options):
     """One flag per recipe option, its type and default from the recipe's value."""
     for name, default in options.items():
@@ -47,38 +60,68 @@ def add_option_flags(parser, options):
                             "int, float, str or tuple")
 
 
+# Flags that say how to run, not what is trained: a rerun may change them and still resume or continue.
+HOW_TO_RUN = ("epochs", "out", "overwrite", "verbose", "strategy", "tpu", "jit_compile", "debug", "run", "command",
+              "method", "argv")
+
+
+def _run_flags(args):
+    return {name: value for name, value in vars(args).items() if name not in HOW_TO_RUN}
+
+
 def _pretrain(args):
+    from kssl.training import runs
+
+    flags = _run_flags(args)
+    plan = runs.plan(args.out, args.method, flags, args.epochs, overwrite=args.overwrite)  # before any data or weight
+    if plan.action == "finished":
+        print(f"kssl pretrain: {args.out} already holds this {args.method} run, finished at epoch {plan.done}; nothing "
+              f"to do (a larger --epochs continues it, --overwrite trains it again).")
+        return 0
+    if plan.action == "continue":
+        print(f"kssl pretrain: continuing the finished run in {args.out} from epoch {plan.done} to {args.epochs}")
+    elif plan.action == "resume":
+        print(f"kssl pretrain: resuming the interrupted run in {args.out} from epoch {plan.done} of {args.epochs}")
+    if plan.promote_to:
+        print(f"kssl pretrain: --overwrite: training in {plan.directory}; it replaces {args.out} once saved")
+
     import keras
 
     previous_policy = keras.mixed_precision.global_policy()
     if args.mixed_precision != "none":  # losses and similarity logits stay float32 inside kssl
         keras.mixed_precision.set_global_policy(args.mixed_precision)
     try:
-        return _pretrain_with_policy(args)
+        _pretrain_with_policy(args, plan, flags)
     finally:  # cli.main is also called in-process (tests, notebooks): leave the policy as found
         keras.mixed_precision.set_global_policy(previous_policy)
+    if plan.promote_to:
+        runs.promote(plan.directory, plan.promote_to)
+    print(f"saved preset to {args.out}/")
+    return 0
 
 
-def _pretrain_with_policy(args):
+def _pretrain_with_policy(args, plan, flags):
     import kssl
     from kssl.methods import registry
+    from kssl.training import runs
 
+    command = "kssl " + " ".join(args.argv)
+    runs.write_run(plan.directory, args.method, flags, args.epochs, plan.done, finished=False, command=command)
     spec = registry.get(args.method)
     options = {name: getattr(args, name) for name in spec.recipe.options}
     data = registry.load_data(spec, args.dataset, options, train_examples=args.train_examples, seed=args.seed)
     learning_rate = kssl.training.scaled_learning_rate(args.learning_rate, args.batch_size, args.lr_scaling,
                                                        args.lr_reference_batch_size)
-    # AdamW + cosine, BackupAndRestore in OUT/backup, NaN/Inf guard (kssl.training.pretrain), or the entry's own fit
+    # AdamW + cosine, BackupAndRestore in OUT/backup (kept: more --epochs continue), NaN/Inf guard, or the entry's fit
     run = registry.train(
         spec, data, options, epochs=args.epochs, batch_size=args.batch_size, learning_rate=learning_rate,
-        weight_decay=args.weight_decay, seed=args.seed, out=args.out, steps_per_epoch=args.steps_per_epoch or None,
+        weight_decay=args.weight_decay, seed=args.seed, out=plan.directory, steps_per_epoch=args.steps_per_epoch or None,
         verbose=args.verbose, strategy=kssl.distribute.strategy(args.strategy, tpu=args.tpu),
-        jit_compile="auto" if args.jit_compile is None else args.jit_compile, validation=True,
+        jit_compile="auto" if args.jit_compile is None else args.jit_compile, validation=True, keep_checkpoint=True,
     )
-    command = "kssl " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("kssl") else None
-    run.save(args.out, metadata={"pretrain_command": command, "train_examples": args.train_examples or None})
-    print(f"saved preset to {args.out}/")
-    return 0
+    run.save(plan.directory, metadata={"command": command, "pretrain_command": command,
+                                       "train_examples": args.train_examples or None})
+    runs.write_run(plan.directory, args.method, flags, args.epochs, args.epochs, finished=True, command=command)
 
 
 def _preset_spec(metadata):
@@ -227,20 +270,25 @@ def _add_method_parser(methods, spec, registry):
     p = methods.add_parser(spec.name, help=f"{spec.title} ({spec.class_name}; {spec.data.replace('_', ' ')})",
                            description=f"Pretrain {spec.title} with its registry recipe, then save a preset in --out.",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", required=True, help="output preset directory (also holds backup/ to resume)")
+    p.add_argument("--out", required=True,
+                   help="run directory: the preset, run.json and backup/ (docs/runs.md); a rerun with the same flags "
+                        "resumes an interrupted run or, with more --epochs, continues a finished one")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out (another method or other flags); the old run stays until the new "
+                        "one is saved")
     p.add_argument("--dataset", default=spec.dataset, choices=datasets,
                    help=f"training data; {spec.test_dataset} is a tiny generated set for offline tests")
-    p.add_argument("--epochs", type=int, default=r.epochs, help="passes over the training data")
-    p.add_argument("--batch_size", type=int, default=r.batch_size, help="global batch size")
+    p.add_argument("--epochs", type=_count(1), default=r.epochs, help="passes over the training data")
+    p.add_argument("--batch_size", type=_count(1), default=r.batch_size, help="global batch size")
     p.add_argument("--learning_rate", type=float, default=r.learning_rate,
                    help="peak learning rate (at --lr_reference_batch_size when --lr_scaling is set)")
     p.add_argument("--lr_scaling", default="none", choices=["none", "linear", "sqrt"],
                    help="scale --learning_rate with the global batch: lr*B/B_ref or lr*sqrt(B/B_ref)")
-    p.add_argument("--lr_reference_batch_size", type=int, default=256, help="B_ref of --lr_scaling")
+    p.add_argument("--lr_reference_batch_size", type=_count(1), default=256, help="B_ref of --lr_scaling")
     p.add_argument("--weight_decay", type=float, default=r.weight_decay, help="AdamW's decoupled weight decay")
-    p.add_argument("--train_examples", type=int, default=0,
+    p.add_argument("--train_examples", type=_count(0), default=0,
                    help="train on this many examples (images, documents or clips) drawn with --seed (0: all)")
-    p.add_argument("--steps_per_epoch", type=int, default=0, help="cap the steps of each epoch (0: the whole data)")
+    p.add_argument("--steps_per_epoch", type=_count(0), default=0, help="cap the steps of each epoch (0: the whole data)")
     p.add_argument("--seed", type=int, default=r.seed, help="random seed (weights, views, data order, subsets)")
     add_option_flags(p.add_argument_group(f"{spec.name} options (the recipe's defaults)"), r.options)
     p.add_argument("--strategy", default="auto", choices=STRATEGIES,
@@ -258,7 +306,9 @@ def _add_method_parser(methods, spec, registry):
 def build_parser():
     from kssl.methods import registry
 
-    parser = argparse.ArgumentParser(prog="kssl", description="Self-supervised learning for Keras 3.")
+    parser = argparse.ArgumentParser(prog="kssl", description="Self-supervised learning for Keras 3. A refused "
+                                     "command prints one line and exits 2; --debug (anywhere) shows the traceback.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     pretrain = commands.add_parser(
@@ -288,9 +338,45 @@ def build_parser():
     return parser
 
 
+class CommandError(SystemExit):
+    """A refused command: `str()` is the one line printed, the exit status is 2 (argparse's, for usage errors)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.code = 2
+
+
+def _one_line(command, error):
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, (KeyError,)) and str(error).startswith(("'", '"')):
+        text = f"{type(error).__name__}: {text}"
+    return text if text.startswith("kssl") else f"kssl {command}: {text}"
+
+
 def main(argv=None):
+    """Runs the `kssl` command. A refused command prints one line (what was wrong, what to do) on stderr and
+    exits 2 (`CommandError`); `--debug`, anywhere on the line, shows the traceback instead."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    args.argv = argv
+    if debug:
+        return args.run(args)
+    try:
+        return args.run(args)
+    except CommandError:
+        raise
+    except SystemExit as error:  # kssl's own refusals: SystemExit("message")
+        if error.code is None or isinstance(error.code, int):
+            raise
+        line = _one_line(args.command, error.code)
+    except Exception as error:  # noqa: BLE001 - every error becomes one line; --debug shows the traceback
+        line = _one_line(args.command, error)
+        if not isinstance(error, (ValueError, OSError, LookupError, RuntimeError, TypeError)):
+            line += " (rerun with --debug for the traceback)"
+    print(line, file=sys.stderr)
+    raise CommandError(line)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,6 @@
 
 from kssl.training import distribute, files  # noqa: F401
 from kssl.training.pretrain import (  # noqa: F401
-    LR_SCALING, STANDARD_BUDGET, BackupAndRestore, NonFiniteLossError, StopOnNonFiniteLoss, pretrain,
+    LR_SCALING, STANDARD_BUDGET, BackupAndRestore, CheckpointError, NonFiniteLossError, StopOnNonFiniteLoss, pretrain,
     scaled_learning_rate,
 )
