@@ -94,6 +94,13 @@ class _StopAt(keras.callbacks.Callback):
             raise RuntimeError("interrupted")
 
 
+class _CountSteps(keras.callbacks.Callback):
+    count = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+
+
 def test_backup_on_a_remote_filesystem_resumes(tmp_path):
     # ram:// is TensorFlow's in-memory filesystem: it goes through tf.io.gfile like gs:// does.
     out = f"ram://kssl-test-{tmp_path.name}"
@@ -102,8 +109,10 @@ def test_backup_on_a_remote_filesystem_resumes(tmp_path):
         kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0, callbacks=[_StopAt()])
     assert kssl.training.BackupAndRestore.saved_epoch(f"{out}/backup") == 1
     assert tf.io.gfile.glob(f"{out}/backup/*.weights.h5") == [f"{out}/backup/epoch1.weights.h5"]
-    history, _ = kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0)
-    assert len(history.history["loss"]) == 1  # resumed at epoch 2
+    steps = _CountSteps()
+    history, _ = kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0, callbacks=[steps])
+    assert steps.count == int(data.cardinality())  # resumed at epoch 2: one epoch trained
+    assert len(history.history["loss"]) == 2  # the history holds epoch 1 too (from the checkpoint)
     assert not tf.io.gfile.exists(f"{out}/backup")
 
 
