@@ -8,8 +8,9 @@
     kssl eval linear out/simclr                            # images: linear probe; mlm: sentence probe;
     kssl eval knn out/simclr                               #   cpc_audio: speaker and phone probes
     kssl eval words out/word2vec                           # word2vec: analogy and similarity (toy corpus: topics)
-    kssl eval report out/simclr                            # Markdown report with tables and plots
-    kssl zoo list | info NAME | load NAME
+    kssl eval report out/simclr                            # Markdown report, plots: out/reports/simclr/
+    kssl eval linear simclr_convnet_fmnist                 # a zoo name works wherever a preset directory does
+    kssl zoo list | info NAME | load NAME|DIRECTORY
 
 Every method's flags are generated from its registry recipe: the common ones (dataset, budget, seed,
 distribution) and each option of the recipe (`--temperature`, `--widths 8,16`, `--adversarial`).
@@ -142,9 +143,35 @@ def _refuse(preset, protocol, probe, name):
     raise SystemExit(f"kssl eval {protocol}: {name or 'this'} preset is not evaluated this way; use {what}.")
 
 
+def _say(message):
+    """Progress of a long command, on stderr (stdout keeps the JSON result)."""
+    print(f"kssl: {message}", file=sys.stderr, flush=True)
+
+
+def _preset_directory(name, what="PRESET"):
+    """A preset directory, or a zoo registry name (fetched from the cache or downloaded, then verified)."""
+    if os.path.isdir(name):
+        return name
+    from kssl.zoo import hub
+
+    if name in hub.registry():
+        _say(f"fetching zoo entry {name}")
+        return hub.fetch(name)
+    if os.sep in name or name.startswith(".") or os.path.exists(name):
+        raise FileNotFoundError(f"{what} {name!r} is not a preset directory; give a directory written by `kssl "
+                                "pretrain` or a name from `kssl zoo list`.")
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(hub.registry()), n=1)
+    raise FileNotFoundError(f"{what} {name!r} is neither a preset directory nor a zoo name (`kssl zoo list`)."
+                            + (f" Did you mean {close[0]!r}?" if close else ""))
+
+
 def _eval(args):
     import kssl
 
+    args.preset_name = args.preset
+    args.preset = _preset_directory(args.preset)
     metadata = kssl.zoo.read_metadata(args.preset)
     spec = _preset_spec(metadata)
     probe = metadata.get("probe", "images")
@@ -158,8 +185,9 @@ def _eval(args):
         if spec is not None and spec.transfer is not None:
             raise SystemExit(f"kssl eval report: the {name} preset's encoder is not a whole-image encoder (its probes "
                              f"evaluate a transfer of it); use `kssl eval linear|knn {args.preset}`.")
-        results = kssl.eval.write_report(args.preset, dataset=args.dataset, out=args.out)
-        out = args.out or os.path.join(args.preset, "report")
+        out = args.out or os.path.join("out", "reports", os.path.basename(os.path.normpath(args.preset_name)))
+        _say(f"evaluating {args.preset_name} (linear and kNN at each label fraction, t-SNE) into {out}/")
+        results = kssl.eval.write_report(args.preset, dataset=args.dataset, out=out)
         print(f"report written to {out}/report.md")
         print(json.dumps(results["fractions"], indent=2))
         return 0
@@ -167,7 +195,8 @@ def _eval(args):
     dataset = args.dataset or metadata.get("data")
     if not dataset:
         raise SystemExit("the preset does not record its dataset: pass --dataset")
-    result = {"preset": args.preset, "dataset": dataset, "protocol": args.protocol}
+    result = {"preset": args.preset_name, "dataset": dataset, "protocol": args.protocol}
+    _say(f"{args.protocol} evaluation of {args.preset_name} on {dataset} ({probe} probe)")
     if probe == "images":
         result.update(_eval_images(args, metadata, spec, dataset))
     elif probe == "speech":
@@ -257,17 +286,20 @@ def _zoo(args):
     if args.action == "info":
         print(json.dumps({"name": args.name, **kssl.zoo.hub.entry(args.name)}, indent=2))
         return 0
-    directory = kssl.zoo.hub.fetch(args.name)  # cached or downloaded, verified
+    directory = _preset_directory(args.name, what="NAME")  # a directory, or cached or downloaded and verified
     encoder = kssl.zoo.load(directory)
+    where = f"loaded from {directory}" if directory == args.name else f"verified in {directory}"
     print(f"{args.name}: {encoder.name}, input {encoder.input_shape[1:]}, output {encoder.output_shape[1:]}, "
-          f"{encoder.count_params()} parameters, verified in {directory}")
+          f"{encoder.count_params()} parameters, {where}")
     return 0
 
 
 def _add_method_parser(methods, spec, registry):
     r = spec.recipe
     datasets = registry.datasets_for(spec)
-    p = methods.add_parser(spec.name, help=f"{spec.title} ({spec.class_name}; {spec.data.replace('_', ' ')})",
+    summary = (f"{spec.title} ({spec.class_name}; {spec.data.replace('_', ' ')}); defaults: --dataset {spec.dataset} "
+               f"--epochs {r.epochs} --batch_size {r.batch_size} --learning_rate {r.learning_rate:g}")
+    p = methods.add_parser(spec.name, help=summary,
                            description=f"Pretrain {spec.title} with its registry recipe, then save a preset in --out.",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", required=True,
@@ -303,9 +335,9 @@ def _add_method_parser(methods, spec, registry):
     p.set_defaults(run=_pretrain, method=spec.name)
 
 
-def build_parser():
-    from kssl.methods import registry
-
+def build_parser(with_methods=True):
+    """The `kssl` parser; `with_methods=False` leaves the method registry (and TensorFlow) unimported, and
+    `kssl pretrain` then takes no METHOD: `main` builds it only for a pretrain command."""
     parser = argparse.ArgumentParser(prog="kssl", description="Self-supervised learning for Keras 3. A refused "
                                      "command prints one line and exits 2; --debug (anywhere) shows the traceback.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -316,24 +348,27 @@ def build_parser():
         description="Pretrain with a registered method's recipe (kssl.methods.registry); "
                     "`kssl pretrain METHOD --help` shows its options and defaults.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    methods = pretrain.add_subparsers(dest="method", required=True, metavar="METHOD",
-                                      title="methods (" + ", ".join(registry.names()) + ")")
-    for spec in registry.REGISTRY.values():
-        _add_method_parser(methods, spec, registry)
+    if with_methods:
+        from kssl.methods import registry
+
+        methods = pretrain.add_subparsers(dest="method", required=True, metavar="METHOD",
+                                          title="methods (" + ", ".join(registry.names()) + ")")
+        for spec in registry.REGISTRY.values():
+            _add_method_parser(methods, spec, registry)
 
     evaluate = commands.add_parser("eval", help="evaluate a preset's frozen encoder",
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     evaluate.add_argument("protocol", choices=["linear", "knn", "report", "words"],
                           help="linear probe (images; mlm: sentence labels; cpc_audio: speakers and phones), kNN, "
                                "the image suite as a Markdown report with plots, or word benchmarks (word2vec)")
-    evaluate.add_argument("preset", help="preset directory")
+    evaluate.add_argument("preset", help="preset directory, or a zoo name (kssl zoo list)")
     evaluate.add_argument("--dataset", default=None, help="default: the dataset the preset was trained on")
-    evaluate.add_argument("--out", default=None, help="report directory (default: PRESET/report)")
+    evaluate.add_argument("--out", default=None, help="report directory (default: out/reports/PRESET's name)")
     evaluate.set_defaults(run=_eval)
 
     zoo = commands.add_parser("zoo", help="list, describe or download registry presets")
     zoo.add_argument("action", choices=["list", "info", "load"])
-    zoo.add_argument("name", nargs="?", help="registry name (for info and load)")
+    zoo.add_argument("name", nargs="?", help="registry name (for info and load; load also takes a preset directory)")
     zoo.set_defaults(run=_zoo)
     return parser
 
@@ -359,7 +394,7 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    args = build_parser().parse_args(argv)
+    args = build_parser(with_methods="pretrain" in argv).parse_args(argv)
     args.argv = argv
     if debug:
         return args.run(args)

@@ -91,3 +91,32 @@ def test_train_zoo_entries_come_from_the_registry():
         for name in ("entry", "out", "skip_train", "bundle", "fraction"):
             if name in flags.FLAGS:
                 delattr(flags.FLAGS, name)
+
+
+def test_a_damaged_preset_is_named_by_its_path(tmp_path, model):
+    kssl.zoo.save(model, tmp_path)
+    assert kssl.zoo.load(tmp_path).count_params() == model.encoder.count_params()  # control: intact, it loads
+    weights = tmp_path / "model.weights.h5"
+    intact = weights.read_bytes()
+    weights.write_bytes(intact[: len(intact) // 2])
+    with pytest.raises(ValueError, match=r"model.weights.h5 cannot be read .* the preset is damaged"):
+        kssl.zoo.load(tmp_path)
+    weights.write_bytes(intact)
+    (tmp_path / "metadata.json").write_text('{"kssl_version": "0.1')
+    with pytest.raises(ValueError, match=rf"{tmp_path}/metadata.json is not valid JSON"):
+        kssl.zoo.load(tmp_path)
+    with pytest.raises(ValueError, match=r"metadata.json is not valid JSON"):
+        kssl.zoo.read_metadata(tmp_path)
+
+
+def test_saving_over_a_preset_replaces_its_card_assets_and_report(tmp_path, model):
+    kssl.zoo.save(model, tmp_path, card="# old\n", assets={"vocabulary.txt": "a\nb\n"})
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "report.md").write_text("old numbers")
+    (tmp_path / "notes.txt").write_text("mine")
+    kssl.zoo.save(model, tmp_path, metadata={"data": "other"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "metadata.json", "model.weights.h5",
+                                                          "notes.txt"]  # the user's own file stays
+    kssl.zoo.save(model, tmp_path, card="# new\n", assets={"words.txt": "c\n"})
+    assert (tmp_path / "README.md").read_text() == "# new\n"
+    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["words.txt"]

@@ -26,6 +26,7 @@ WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
 ASSETS_DIR = "assets"
+REPORT_DIR = "report"  # where `kssl eval report` wrote before reports went to out/reports/
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
 
 
@@ -54,7 +55,8 @@ def save(model, directory, metadata=None, card=None, assets=None):
 
     Args:
         model: the trained model.
-        directory: created if missing; existing preset files in it are replaced.
+        directory: created if missing; an earlier preset in it is replaced whole: its files, and the model
+            card, assets and report that no longer describe the model (other files are left alone).
         metadata: extra JSON-able facts (e.g. {"data": "fashion_mnist", "metrics": {...}}).
         card: model card text (Markdown) for README.md.
         assets: {file name: text} the model's input pipeline needs (e.g. {"vocabulary.txt": ...}), written
@@ -96,7 +98,27 @@ def save(model, directory, metadata=None, card=None, assets=None):
         os.makedirs(os.path.join(directory, ASSETS_DIR), exist_ok=True)
         for name, text in assets.items():
             write_text_atomic(os.path.join(directory, ASSETS_DIR, name), text)
+    _remove_stale(directory, card is not None, assets)
     return info
+
+
+def _remove_stale(directory, has_card, assets):
+    """What an earlier preset in `directory` left that does not describe the model just saved: its model
+    card, its assets, and a report written inside it (by `kssl eval report` before reports went to out/).
+    Removed after the new files are in place."""
+    import shutil
+
+    if not has_card and os.path.isfile(os.path.join(directory, CARD_FILE)):
+        os.remove(os.path.join(directory, CARD_FILE))
+    assets_dir = os.path.join(directory, ASSETS_DIR)
+    if os.path.isdir(assets_dir):
+        for name in os.listdir(assets_dir):
+            if name not in assets and os.path.isfile(os.path.join(assets_dir, name)):
+                os.remove(os.path.join(assets_dir, name))
+        if not os.listdir(assets_dir):
+            os.rmdir(assets_dir)
+    if os.path.isfile(os.path.join(directory, REPORT_DIR, "report.md")):
+        shutil.rmtree(os.path.join(directory, REPORT_DIR))
 
 
 def read_asset(directory, name):
@@ -110,8 +132,19 @@ def read_asset(directory, name):
 
 
 def read_metadata(directory):
-    with open(os.path.join(directory, METADATA_FILE), encoding="utf-8") as f:
-        return json.load(f)
+    """The preset's metadata.json as a dict; a missing or damaged file is an error that names its path."""
+    path = os.path.join(directory, METADATA_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{directory!r} is not a preset directory: it has no {METADATA_FILE}.")
+    try:
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): the preset is damaged; save or download it "
+                         "again.") from error
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path} must hold a JSON object; got {type(metadata).__name__}: the preset is damaged.")
+    return metadata
 
 
 def check_versions(metadata):
@@ -208,6 +241,7 @@ def load(directory, include_head=False, trainable=True):
     if _mentions_module(config, "keras_hub"):  # a keras-hub backbone (MaskedLM): register its classes
         import keras_hub  # noqa: F401  (an installed dependency, not code from the preset)
     check_config(config, config_path)
+    kssl._ensure_loaded()  # every kssl class registered with Keras (the `kssl` command imports lazily)
     try:
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as error:  # Keras raises many types for a config it cannot build
@@ -215,7 +249,13 @@ def load(directory, include_head=False, trainable=True):
                          f"({type(error).__name__}: {str(error)[:300]}).") from error
     if not isinstance(model, kssl.SelfSupervisedModel):
         raise ValueError(f"{config_path} does not describe a kssl.SelfSupervisedModel.")
-    model.load_weights(os.path.join(directory, WEIGHTS_FILE))
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    try:
+        model.load_weights(weights)
+    except Exception as error:  # h5py's OSError for a truncated file, Keras' ValueError for other shapes
+        raise ValueError(f"{weights} cannot be read into the model {CONFIG_FILE} describes ({type(error).__name__}: "
+                         f"{' '.join(str(error).split())[:200]}): the preset is damaged; save or download it "
+                         "again.") from error
     if include_head:
         return model
     model.encoder.trainable = trainable
