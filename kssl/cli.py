@@ -73,7 +73,12 @@ def _run_flags(args):
 def _pretrain(args):
     from kssl.training import runs
 
+    from kssl.checks import check_positive_int
+
     flags = _run_flags(args)
+    for name, value in flags.items():  # sizes of layers: named by their flag here, not by a layer's argument
+        if name.endswith("_dim") and isinstance(value, int):
+            check_positive_int(f"--{name}", value)
     plan = runs.plan(args.out, args.method, flags, args.epochs, overwrite=args.overwrite)  # before any data or weight
     if plan.action == "finished":
         print(f"kssl pretrain: {args.out} already holds this {args.method} run, finished at epoch {plan.done}; nothing "

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from kssl.checks import check_unit_images
 from kssl.data.images import to_unit_float
 
 
@@ -19,15 +20,21 @@ def unit_rows(x):
 def extract(encoder, split, batch_size=1024):
     """Features of every image of `split` (a `kssl.datasets.Split` or a float/uint8 image array).
 
-    `encoder=None` gives the raw pixels, flattened: the baseline every method must beat.
+    `encoder=None` gives the raw pixels, flattened: the baseline every method must beat. Float images
+    outside [0, 1] (e.g. [0, 255]) or with NaN, and features with NaN or Inf, are refused: a protocol
+    would otherwise turn them into an accuracy.
     """
     images = split.images if hasattr(split, "images") else np.asarray(split)
-    images = to_unit_float(images)
+    images = check_unit_images(to_unit_float(images), "split.images")
     if encoder is None:
         return images.reshape(len(images), -1).astype("float32")
     features = encoder.predict(images, batch_size=batch_size, verbose=0)
     if features.ndim != 2:
         raise ValueError(f"`encoder` must output (batch, features); it output shape {features.shape}.")
+    finite = np.isfinite(features).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"`encoder` gives NaN or Inf features for {int((~finite).sum())} of {len(features)} images "
+                         f"(the first: index {int(np.argmin(finite))}): its weights or its inputs are not finite.")
     return features.astype("float32")
 
 

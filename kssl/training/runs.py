@@ -9,7 +9,7 @@ is refused. docs/runs.md tells the same story from the user's side.
 
 `plan` decides, before any data is loaded or any weight is built, what a `kssl pretrain` does with OUT:
 
-- OUT missing or empty: a fresh run in OUT.
+- OUT missing or empty, or holding a run stopped before its first epoch ended: a fresh run in OUT.
 - OUT holds the same method with the same flags: an interrupted run resumes from its checkpoint; a finished
   run is continued when `--epochs` is larger, and left alone (nothing to do) when it is equal.
 - anything else (another method, other flags, fewer epochs than done, a finished run without its
@@ -133,6 +133,8 @@ def _same_run(directory, method, flags, epochs, where):
     if record is None:
         raise RunDirectoryError(f"{where} holds a preset or checkpoint without {RUN_FILE} (saved by kssl.zoo.save or an "
                                 f"older kssl), so it cannot be resumed safely; {again}.")
+    if not record.get("finished") and _saved_epoch(directory) == 0:
+        return Plan("fresh", directory)  # stopped before its first epoch ended: nothing to lose, any flags
     if record["method"] != method:
         raise RunDirectoryError(f"{where} holds a {record['method']} run, not {method}; {again}.")
     changed = differences(record["flags"], flags)
