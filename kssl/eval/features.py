@@ -24,18 +24,22 @@ def extract(encoder, split, batch_size=1024):
     outside [0, 1] (e.g. [0, 255]) or with NaN, and features with NaN or Inf, are refused: a protocol
     would otherwise turn them into an accuracy.
     """
-    images = split.images if hasattr(split, "images") else np.asarray(split)
-    images = check_unit_images(to_unit_float(images), "split.images")
-    if encoder is None:
-        return images.reshape(len(images), -1).astype("float32")
+    images = to_unit_float(split.images if hasattr(split, "images") else np.asarray(split))
+    if encoder is None:  # raw values, whatever their range (also features passed as 1x1 "images")
+        return _finite(images.reshape(len(images), -1).astype("float32"), "`split.images` hold", "")
+    images = check_unit_images(images, "split.images")
     features = encoder.predict(images, batch_size=batch_size, verbose=0)
     if features.ndim != 2:
         raise ValueError(f"`encoder` must output (batch, features); it output shape {features.shape}.")
+    return _finite(features, "`encoder` gives", ": its weights or its inputs are not finite").astype("float32")
+
+
+def _finite(features, what, hint):
     finite = np.isfinite(features).all(axis=1)
     if not finite.all():
-        raise ValueError(f"`encoder` gives NaN or Inf features for {int((~finite).sum())} of {len(features)} images "
-                         f"(the first: index {int(np.argmin(finite))}): its weights or its inputs are not finite.")
-    return features.astype("float32")
+        raise ValueError(f"{what} NaN or Inf features for {int((~finite).sum())} of {len(features)} images (the first: "
+                         f"index {int(np.argmin(finite))}){hint}.")
+    return features
 
 
 def layer_encoder(encoder, layer, pooling="avg"):
