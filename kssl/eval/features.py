@@ -17,17 +17,19 @@ def unit_rows(x):
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def extract(encoder, split, batch_size=1024):
+def extract(encoder, split, batch_size=1024, check_range=True):
     """Features of every image of `split` (a `kssl.datasets.Split` or a float/uint8 image array).
 
     `encoder=None` gives the raw pixels, flattened: the baseline every method must beat. Float images
     outside [0, 1] (e.g. [0, 255]) or with NaN, and features with NaN or Inf, are refused: a protocol
-    would otherwise turn them into an accuracy.
+    would otherwise turn them into an accuracy. `check_range=False` takes any finite values (augmented
+    views, which may leave [0, 1]).
     """
     images = to_unit_float(split.images if hasattr(split, "images") else np.asarray(split))
     if encoder is None:  # raw values, whatever their range (also features passed as 1x1 "images")
         return _finite(images.reshape(len(images), -1).astype("float32"), "`split.images` hold", "")
-    images = check_unit_images(images, "split.images")
+    if check_range:
+        images = check_unit_images(images, "split.images")
     features = encoder.predict(images, batch_size=batch_size, verbose=0)
     if features.ndim != 2:
         raise ValueError(f"`encoder` must output (batch, features); it output shape {features.shape}.")
