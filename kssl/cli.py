@@ -125,8 +125,11 @@ def _pretrain_with_policy(args, plan, flags):
         verbose=args.verbose, strategy=kssl.distribute.strategy(args.strategy, tpu=args.tpu),
         jit_compile="auto" if args.jit_compile is None else args.jit_compile, validation=True, keep_checkpoint=True,
     )
-    run.save(plan.directory, metadata={"command": command, "pretrain_command": command,
-                                       "train_examples": args.train_examples or None})
+    metadata = {"command": command, "pretrain_command": command, "train_examples": args.train_examples or None}
+    if spec.probe == "images" and spec.transfer is None:  # kssl.zoo.load then standardises the encoder's features
+        metadata[kssl.zoo.FEATURE_STATISTICS] = kssl.eval.feature_statistics(run.model.encoder, data.train,
+                                                                             seed=args.seed)
+    run.save(plan.directory, metadata=metadata)
     runs.write_run(plan.directory, args.method, flags, args.epochs, args.epochs, finished=True, command=command)
 
 
@@ -226,7 +229,7 @@ def _eval_images(args, metadata, spec, dataset):
 
     if spec is None:  # a preset saved before the registry: its encoder takes the images as they are
         data = kssl.datasets.load(dataset)
-        encoder = kssl.zoo.load(args.preset, trainable=False)
+        encoder = kssl.zoo.load(args.preset, trainable=False, standardize=False)  # kNN: the raw features
         train, test = data.train, data.test
     else:
         options = _options(metadata, spec)

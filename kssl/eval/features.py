@@ -44,6 +44,45 @@ def _finite(features, what, hint):
     return features
 
 
+def feature_statistics(encoder, split, count=10000, seed=0, batch_size=1024):
+    """Per-feature mean and standard deviation of `encoder` on (a random `count` of) `split`'s images:
+    what a preset carries (metadata "feature_statistics") so that `kssl.zoo.load` can return an encoder
+    whose features are standardised, the way the linear probe sees them.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> from kssl.data.images import Split
+    >>> encoder = kssl.backbones.convnet((8, 8, 1), widths=(4,))
+    >>> stats = feature_statistics(encoder, Split(np.zeros((6, 8, 8, 1), "uint8"), np.zeros(6, "int64")))
+    >>> len(stats["mean"]), len(stats["std"]), stats["examples"]
+    (4, 4, 6)
+    """
+    from kssl.checks import check_positive_int
+
+    check_positive_int("count", count)
+    images = split.images if hasattr(split, "images") else np.asarray(split)
+    if len(images) > count:
+        images = images[np.sort(np.random.default_rng(seed).permutation(len(images))[:count])]
+    features = extract(encoder, images, batch_size).astype("float64")
+    return {"mean": features.mean(axis=0).tolist(), "std": features.std(axis=0).tolist(), "examples": len(features)}
+
+
+def add_feature_statistics(preset, split, count=10000, seed=0):
+    """Computes `feature_statistics` of a preset's encoder on `split` and writes them into its metadata.json
+    (atomically). Returns them."""
+    import json
+    import os
+
+    from kssl import zoo
+    from kssl.training.files import write_text_atomic
+
+    metadata = zoo.read_metadata(preset)
+    stats = feature_statistics(zoo.load(preset, trainable=False, standardize=False), split, count=count, seed=seed)
+    metadata[zoo.FEATURE_STATISTICS] = stats
+    write_text_atomic(os.path.join(preset, zoo.METADATA_FILE), json.dumps(metadata, indent=2, sort_keys=True))
+    return stats
+
+
 def layer_encoder(encoder, layer, pooling="avg"):
     """A model from the encoder's input to one inner layer's output, pooled to a vector: the probe of
     a representation at a given depth (pretext features often peak in the middle layers).

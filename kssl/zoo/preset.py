@@ -28,6 +28,7 @@ CARD_FILE = "README.md"
 ASSETS_DIR = "assets"
 REPORT_DIR = "report"  # where `kssl eval report` wrote before reports went to out/reports/
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+FEATURE_STATISTICS = "feature_statistics"  # metadata: the encoder's per-feature mean and std on its data
 
 
 def _version_tuple(version):
@@ -212,13 +213,40 @@ def _mentions_module(config, package):
     return False
 
 
-def load(directory, include_head=False, trainable=True):
+def standardized(encoder, statistics):
+    """`encoder` followed by a `keras.layers.Normalization` with the preset's feature statistics: features
+    of mean 0 and standard deviation 1 on the data they were measured on, as a linear probe sees them. A
+    feature constant on that data (std 0) is divided by a small floor instead.
+
+    Example:
+    >>> import kssl
+    >>> encoder = kssl.backbones.convnet((8, 8, 1), widths=(4,))
+    >>> standardized(encoder, {"mean": [0.0] * 4, "std": [1.0] * 4}).output_shape
+    (None, 4)
+    """
+    import numpy as np
+
+    mean, std = np.asarray(statistics["mean"], "float32"), np.asarray(statistics["std"], "float32")
+    if mean.shape != std.shape or mean.shape != tuple(encoder.output_shape[1:]):
+        raise ValueError(f"the feature statistics have {mean.shape} values but the encoder outputs "
+                         f"{encoder.output_shape[1:]}: they were measured on another encoder.")
+    std = np.maximum(std, 1e-3 * float(std.max(initial=0.0)) + 1e-12)
+    inputs = keras.Input(encoder.input_shape[1:], name="images")
+    outputs = keras.layers.Normalization(mean=mean, variance=std ** 2, name="feature_standardization")(encoder(inputs))
+    return keras.Model(inputs, outputs, name=f"{encoder.name}_standardized")
+
+
+def load(directory, include_head=False, trainable=True, standardize=None):
     """Loads a preset directory.
 
     Args:
         directory: a directory written by `kssl.zoo.save`.
         include_head: return the whole `SelfSupervisedModel` (heads and all) instead of its encoder.
         trainable: False freezes the returned encoder.
+        standardize: end the encoder with a `keras.layers.Normalization` holding the preset's feature
+            statistics (`kssl.eval.add_feature_statistics`), so that `keras.Sequential([encoder, Dense(10)])`
+            trains on standardised features. None (default): when the preset carries them; True: refuse a
+            preset without them; False: the raw features (kNN and other protocols on cosine similarity).
 
     Returns:
         The encoder (a plain `keras.Model`), or the full model with `include_head=True`.
@@ -231,7 +259,12 @@ def load(directory, include_head=False, trainable=True):
     for name in PRESET_FILES:  # a preset's files are its own: no symlink out of the directory
         if os.path.islink(os.path.join(directory, name)):
             raise ValueError(f"{directory}/{name} is a symbolic link; a preset's files must be plain files in it.")
-    check_versions(read_metadata(directory))
+    metadata = read_metadata(directory)
+    check_versions(metadata)
+    statistics = metadata.get(FEATURE_STATISTICS)
+    if standardize and not statistics:
+        raise ValueError(f"preset {directory!r} carries no feature statistics to standardize with; add them with "
+                         "kssl.eval.add_feature_statistics(preset, data.train), or pass standardize=False.")
     config_path = os.path.join(directory, CONFIG_FILE)
     try:
         with open(config_path, encoding="utf-8") as f:
@@ -259,4 +292,8 @@ def load(directory, include_head=False, trainable=True):
     if include_head:
         return model
     model.encoder.trainable = trainable
+    if statistics and standardize is not False:
+        encoder = standardized(model.encoder, statistics)
+        encoder.trainable = trainable
+        return encoder
     return model.encoder
