@@ -56,7 +56,9 @@ def test_a_finished_run_keeps_its_checkpoint_and_a_run_record(finished):
     assert record["method"] == "simclr" and record["finished"] and record["epochs_done"] == 1
     assert record["flags"]["temperature"] == 0.2 and "verbose" not in record["flags"]
     assert kssl.training.BackupAndRestore.saved_epoch(str(finished / "backup")) == 1
-    assert json.loads((finished / "metadata.json").read_text())["command"].startswith("kssl pretrain simclr")
+    metadata = json.loads((finished / "metadata.json").read_text())
+    assert metadata["command"].startswith("kssl pretrain simclr")
+    assert len(metadata["feature_statistics"]["std"]) == metadata["feature_dim"]  # kssl.zoo.load standardises
 
 
 def test_other_flags_or_method_are_refused_before_training_and_change_nothing(finished, tmp_path, capsys):

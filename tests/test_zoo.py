@@ -120,3 +120,23 @@ def test_saving_over_a_preset_replaces_its_card_assets_and_report(tmp_path, mode
     kssl.zoo.save(model, tmp_path, card="# new\n", assets={"words.txt": "c\n"})
     assert (tmp_path / "README.md").read_text() == "# new\n"
     assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["words.txt"]
+
+
+def test_a_preset_with_feature_statistics_loads_an_encoder_with_standardised_features(tmp_path, model):
+    images = np.random.default_rng(0).random((64, 12, 12, 1)).astype("float32")
+    raw = model.encoder.predict(images, verbose=0)
+    stats = kssl.eval.feature_statistics(model.encoder, images)
+    assert stats["examples"] == len(images)
+    kssl.zoo.save(model, tmp_path / "plain")
+    kssl.zoo.save(model, tmp_path / "stats", metadata={kssl.zoo.FEATURE_STATISTICS: stats})
+    np.testing.assert_array_equal(kssl.zoo.load(tmp_path / "plain").predict(images, verbose=0), raw)  # no stats
+    with pytest.raises(ValueError, match=r"carries no feature statistics to standardize with"):
+        kssl.zoo.load(tmp_path / "plain", standardize=True)
+    encoder = kssl.zoo.load(tmp_path / "stats", trainable=False)
+    features = encoder.predict(images, verbose=0)
+    varying = np.asarray(stats["std"]) > 1e-3
+    assert varying.sum() >= 2  # the check below has features to look at
+    np.testing.assert_allclose(features.mean(axis=0)[varying], 0.0, atol=1e-3)
+    np.testing.assert_allclose(features.std(axis=0)[varying], 1.0, rtol=1e-2)
+    assert not encoder.trainable and encoder.output_shape == model.encoder.output_shape
+    np.testing.assert_array_equal(kssl.zoo.load(tmp_path / "stats", standardize=False).predict(images, verbose=0), raw)
