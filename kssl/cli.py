@@ -71,9 +71,8 @@ def _run_flags(args):
 
 
 def _pretrain(args):
-    from kssl.training import runs
-
     from kssl.checks import check_positive_int
+    from kssl.training import runs
 
     flags = _run_flags(args)
     for name, value in flags.items():  # sizes of layers: named by their flag here, not by a layer's argument
@@ -125,7 +124,7 @@ def _pretrain_with_policy(args, plan, flags):
         verbose=args.verbose, strategy=kssl.distribute.strategy(args.strategy, tpu=args.tpu),
         jit_compile="auto" if args.jit_compile is None else args.jit_compile, validation=True, keep_checkpoint=True,
     )
-    metadata = {"command": command, "pretrain_command": command, "train_examples": args.train_examples or None}
+    metadata = {"command": command, "train_examples": args.train_examples or None}
     if spec.probe == "images" and spec.transfer is None:  # kssl.zoo.load then standardises the encoder's features
         metadata[kssl.zoo.FEATURE_STATISTICS] = kssl.eval.feature_statistics(run.model.encoder, data.train,
                                                                              seed=args.seed)
@@ -192,7 +191,7 @@ def _eval(args):
     if args.protocol == "report":
         if spec is not None and spec.transfer is not None:
             raise SystemExit(f"kssl eval report: the {name} preset's encoder is not a whole-image encoder (its probes "
-                             f"evaluate a transfer of it); use `kssl eval linear|knn {args.preset}`.")
+                             f"evaluate a transfer of it); use `kssl eval linear|knn {args.preset_name}`.")
         out = args.out or os.path.join("out", "reports", os.path.basename(os.path.normpath(args.preset_name)))
         _say(f"evaluating {args.preset_name} (linear and kNN at each label fraction, t-SNE) into {out}/")
         results = kssl.eval.write_report(args.preset, dataset=args.dataset, out=out)
@@ -390,8 +389,15 @@ class CommandError(SystemExit):
 
 
 def _one_line(command, error):
-    text = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, (KeyError,)) and str(error).startswith(("'", '"')):
+    """`error` as one line: `kssl COMMAND: message`. A TensorFlow op error keeps its last message line (the
+    failed assertion, say), not the graph's traceback before it."""
+    text = str(error)
+    if type(error).__module__.startswith("tensorflow"):
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith((" ", "\t"))
+                 and not line.startswith(("Graph execution error", "Detected at node"))]
+        text = lines[-1] if lines else text
+    text = " ".join(text.split()) or type(error).__name__
+    if isinstance(error, KeyError):  # str(KeyError('x')) is just "'x'"
         text = f"{type(error).__name__}: {text}"
     return text if text.startswith("kssl") else f"kssl {command}: {text}"
 

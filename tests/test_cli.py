@@ -115,3 +115,19 @@ def test_pretrain_other_methods(tmp_path, monkeypatch, method, extra):
                      *extra]) == 0
     assert json.loads((out / "metadata.json").read_text())["method"].lower() == method
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after the run
+
+
+def test_a_tensorflow_error_becomes_its_last_message_line():
+    import numpy as np
+    import tensorflow as tf
+
+    import kssl
+
+    model = kssl.methods.SimCLR(kssl.backbones.convnet((12, 12, 1), widths=(4,)), projection_dim=4)
+    model.compile(optimizer="adam")
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        model.fit(np.full((32, 12, 12, 1), 255.0, "float32"), batch_size=16, verbose=0)
+    assert "Detected at node" in str(error.value)  # control: the raw message holds the graph's traceback
+    assert cli._one_line("pretrain", error.value) == (
+        "kssl pretrain: assertion failed: [SimCLR: `x` must be finite images in [0, 1] (divide images in [0, 255] "
+        "by 255); got a batch whose largest value is] [255]")
