@@ -224,3 +224,13 @@ def test_pretrain_keeps_its_checkpoint_continues_and_refuses_fewer_epochs(tmp_pa
     with pytest.raises(ValueError, match=r"`epochs` is 1 but the checkpoint in .* has already done 2 epochs"):
         kssl.training.pretrain(tiny_simclr(), data, epochs=1, out=str(tmp_path), verbose=0)
     assert kssl.training.BackupAndRestore.saved_epoch(str(tmp_path / "backup")) == 2  # refused, not deleted
+
+
+def test_a_finished_run_without_its_checkpoint_cannot_be_continued(finished, tmp_path, capsys):
+    import shutil
+
+    out = copy_of(finished, tmp_path)
+    shutil.rmtree(out / "backup")
+    assert pretrain(out) == 0  # control: the same epochs need no checkpoint (nothing to do)
+    refused(capsys, ["pretrain", "simclr", "--epochs", "2", "--out", str(out), *TINY],
+            r"holds a finished simclr run but no checkpoint of its last epoch to continue from")

@@ -151,8 +151,9 @@ def _same_run(directory, method, flags, epochs, where):
             raise RunDirectoryError(f"{where} holds a finished {method} run of {finished_at} epochs; --epochs {epochs} "
                                     f"cannot undo epochs: pass --epochs > {finished_at} to continue it, or {again}.")
         if done != finished_at:
-            raise RunDirectoryError(f"{where} holds a finished {method} run but not its checkpoint "
-                                    f"({os.path.join(where, BACKUP_DIR)}), so it cannot be continued; {again}.")
+            raise RunDirectoryError(f"{where} holds a finished {method} run but no checkpoint of its last epoch to "
+                                    f"continue from ({BACKUP_DIR}/ was deleted, or {method} trains without one); "
+                                    f"{again}.")
         return Plan("continue", directory, done)
     if epochs < done:
         raise RunDirectoryError(f"{where} holds an interrupted {method} run that has done {done} epochs; --epochs "
