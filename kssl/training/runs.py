@@ -116,7 +116,7 @@ def _flag(name, value):
 
 
 def differences(saved, flags):
-    """The flags (present in both records) whose values differ, as 'was X, now Y' phrases."""
+    """The flags (present in both records) whose values differ, as "--flag SAVED (now --flag NEW)" phrases."""
     flags = _jsonable(flags)
     return [f"{_flag(k, saved[k])} (now {_flag(k, flags[k])})" for k in sorted(saved) if k in flags and saved[k] != flags[k]]
 
@@ -133,7 +133,8 @@ def _same_run(directory, method, flags, epochs, where):
     if record is None:
         raise RunDirectoryError(f"{where} holds a preset or checkpoint without {RUN_FILE} (saved by kssl.zoo.save or an "
                                 f"older kssl), so it cannot be resumed safely; {again}.")
-    if not record.get("finished") and _saved_epoch(directory) == 0:
+    has_preset = any(os.path.exists(os.path.join(directory, name)) for name in PRESET_MARKERS)
+    if not record.get("finished") and _saved_epoch(directory) == 0 and not has_preset:
         return Plan("fresh", directory)  # stopped before its first epoch ended: nothing to lose, any flags
     if record["method"] != method:
         raise RunDirectoryError(f"{where} holds a {record['method']} run, not {method}; {again}.")
