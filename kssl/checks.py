@@ -73,3 +73,36 @@ def check_positive(arg, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < float("inf"):
         raise ValueError(f"`{arg}` must be a number > 0; got {value!r}.")
     return float(value)
+
+
+# How far above 1 a float image may reach (rounding in a resize or a colour conversion) before it is refused
+# as not in [0, 1]: images in [0, 255] are the mistake this catches.
+UNIT_TOLERANCE = 1e-3
+
+
+def check_unit_images(images, arg="images", owner=None):
+    """Refuses float images (a numpy array) that hold NaN/Inf or values above 1, naming `arg` (and `owner`,
+    e.g. the method): kssl trains and evaluates on [0, 1]; uint8 images pass (`to_unit_float` scales them).
+
+    Example:
+    >>> import numpy as np
+    >>> check_unit_images(np.full((2, 4, 4, 1), 255.0, "float32"), "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: `x` must be images in [0, 1]; got float values up to 255. Divide by 255 (uint8 images are scaled for you).
+    """
+    import numpy as np
+
+    images = np.asarray(images)
+    if images.dtype.kind != "f" or images.size == 0:
+        return images
+    where = f"{owner}: `{arg}`" if owner else f"`{arg}`"
+    rows = np.isfinite(images).reshape(len(images), -1).all(axis=1) if images.ndim else np.isfinite(images)[None]
+    if not rows.all():
+        raise ValueError(f"{where} must be finite images in [0, 1]; {int((~rows).sum())} of {len(rows)} hold NaN or "
+                         f"Inf values (the first: index {int(np.argmin(rows))}).")
+    top = float(images.max())
+    if top > 1.0 + UNIT_TOLERANCE:
+        raise ValueError(f"{where} must be images in [0, 1]; got float values up to {top:g}. Divide by 255 (uint8 "
+                         "images are scaled for you).")
+    return images

@@ -13,13 +13,14 @@ applied the gradients, in the same replica context, and never in evaluation.
 """
 
 import copy
+import math
 import threading
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from kssl.checks import check_positive_int
+from kssl.checks import UNIT_TOLERANCE, check_positive_int, check_unit_images
 from kssl.layers.heads import ProjectionHead
 from kssl.training import distribute
 
@@ -139,6 +140,30 @@ class SelfSupervisedModel(keras.Model):
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
         # Keras sums gradients over replicas: pre-divide so N replicas give the global-batch mean.
         return scale_loss_for_distribution(loss)
+
+    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        """`keras.Model.fit`, refusing up front an array `x` whose last batch would be smaller than the
+        method's `min_batch_size` (Keras would fail at the end of the first epoch, inside a graph trace)."""
+        self._check_last_batch(x, batch_size, kwargs)
+        return super().fit(x, y, batch_size, *args, **kwargs)
+
+    def _check_last_batch(self, x, batch_size, kwargs):
+        if self.min_batch_size < 2 or kwargs.get("steps_per_epoch") or not hasattr(x, "shape") or not x.shape:
+            return
+        if isinstance(x, keras.KerasTensor) or x.shape[0] is None:
+            return
+        batch = batch_size or 32  # Keras' default for arrays
+        count = int(x.shape[0])
+        split = kwargs.get("validation_split") or 0.0
+        if split:
+            count = int(math.floor(count * (1.0 - split)))
+        last = count % batch
+        smallest = self.min_batch_size * distribute.num_replicas()
+        if 0 < last < smallest:
+            name = type(self).__name__
+            raise ValueError(f"{name}.fit: `x` has {count} training examples, so with batch_size {batch} the last "
+                             f"batch would hold {last}, fewer than the {smallest} {name} needs; drop {last} examples "
+                             f"(x[:{count - last}]) or choose a batch_size that leaves no such remainder.")
 
     def train_step(self, data):
         running = _IN_TRAIN_STEP.__dict__.setdefault("models", set())
@@ -309,6 +334,7 @@ class ImageModel(SelfSupervisedModel):
                 f"{name}: `x` must be float images in [0, 1]; got dtype {keras.backend.standardize_dtype(x.dtype)}. "
                 "Divide by 255 (kssl.datasets pipelines do)."
             )
+        self._check_values(x)
         # Inside a train step `x` is this replica's slice of the global batch.
         if shape[0] is not None and shape[0] < self.min_batch_size:
             raise ValueError(
@@ -323,6 +349,25 @@ class ImageModel(SelfSupervisedModel):
                 "drop_remainder=True or a larger batch_size.",
             )
         return ops.cast(x, self.compute_dtype)
+
+    def _check_values(self, x):
+        """Refuses NaN/Inf and values above 1 (float images in [0, 255]). Eager inputs (`model(x)` on an
+        array) are checked at once; in a traced step (`fit`, `predict`) it is one `tf.debugging.Assert` on
+        two reductions of the batch, negligible next to the encoder. XLA drops asserts, so under
+        `jit_compile` only the eager check runs (pretrain's NaN-loss guard still stops a NaN run)."""
+        if isinstance(x, keras.KerasTensor):
+            return
+        name = type(self).__name__
+        if not tf.is_symbolic_tensor(x):
+            check_unit_images(keras.ops.convert_to_numpy(x), "x", owner=name)
+            return
+        if getattr(self, "jit_compile", False) is True:  # XLA would drop the assert (with a warning per trace)
+            return
+        values = tf.cast(x, tf.float32)
+        top = tf.reduce_max(values)
+        ok = tf.logical_and(tf.reduce_all(tf.math.is_finite(values)), top <= 1.0 + UNIT_TOLERANCE)
+        tf.debugging.Assert(ok, [f"{name}: `x` must be finite images in [0, 1] (divide images in [0, 255] by 255); "
+                                 "got a batch whose largest value is", top])
 
 
 class TwoViewEmbedding(ImageModel):

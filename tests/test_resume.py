@@ -57,6 +57,7 @@ def test_sigkill_mid_epoch_then_restart_matches_an_uninterrupted_run(tmp_path):
     replay = finish(replay)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "epochs run: 2" in resumed.stdout  # epochs 2 and 3 only: it resumed, it did not start over
+    assert "epochs in the history: 3" in resumed.stdout  # epoch 1's logs come back from the checkpoint
     assert not backup.exists()  # a finished run deletes its backup
     expected, got = weights(tmp_path / "straight.npz"), weights(tmp_path / "resumed.npz")
     assert len(expected) == len(got)

@@ -19,23 +19,28 @@ def batches(images, batch_size=8):
     return tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True)
 
 
+class _PoisonAt(keras.callbacks.Callback):
+    """Sets a weight to NaN before step `step` of epoch `epoch` (0-based): a loss that becomes NaN inside the
+    network (the images themselves are checked by ImageModel and never reach the loss as NaN)."""
+
+    def __init__(self, epoch, step):
+        super().__init__()
+        self.target, self._epoch = (epoch, step), None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self._epoch, batch) == self.target:
+            weight = self.model.trainable_variables[0]
+            weight.assign(np.full(weight.shape, np.nan, weight.dtype))
+
+
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     keras.utils.set_random_seed(0)
-    images = smooth_images(32)
-    epochs_seen = []
-
-    def generate():  # epoch 1 is clean; epoch 2 meets a NaN image in its 3rd batch of 8
-        epochs_seen.append(1)
-        for step in range(4):
-            batch = images[8 * step : 8 * step + 8].copy()
-            if len(epochs_seen) == 2 and step == 2:
-                batch[1] = np.nan
-            yield batch
-
-    data = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec((8, 12, 12, 1), tf.float32))
-    data = data.apply(tf.data.experimental.assert_cardinality(4))
+    data = batches(smooth_images(32))  # 4 batches of 8; epoch 1 is clean, epoch 2 turns NaN at its 3rd step
     with pytest.raises(kssl.training.NonFiniteLossError, match=r"became nan at epoch 2, step 3"):
-        kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=str(tmp_path), verbose=0)
+        kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=str(tmp_path), verbose=0, callbacks=[_PoisonAt(1, 2)])
     assert kssl.training.BackupAndRestore.saved_epoch(str(tmp_path / "backup")) == 1
     backup = tmp_path / "backup" / "epoch1.weights.h5"
     assert backup.exists()  # the end of epoch 1 survived the failure
@@ -94,6 +99,13 @@ class _StopAt(keras.callbacks.Callback):
             raise RuntimeError("interrupted")
 
 
+class _CountSteps(keras.callbacks.Callback):
+    count = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+
+
 def test_backup_on_a_remote_filesystem_resumes(tmp_path):
     # ram:// is TensorFlow's in-memory filesystem: it goes through tf.io.gfile like gs:// does.
     out = f"ram://kssl-test-{tmp_path.name}"
@@ -102,8 +114,10 @@ def test_backup_on_a_remote_filesystem_resumes(tmp_path):
         kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0, callbacks=[_StopAt()])
     assert kssl.training.BackupAndRestore.saved_epoch(f"{out}/backup") == 1
     assert tf.io.gfile.glob(f"{out}/backup/*.weights.h5") == [f"{out}/backup/epoch1.weights.h5"]
-    history, _ = kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0)
-    assert len(history.history["loss"]) == 1  # resumed at epoch 2
+    steps = _CountSteps()
+    history, _ = kssl.training.pretrain(tiny_simclr(), data, epochs=2, out=out, verbose=0, callbacks=[steps])
+    assert steps.count == int(data.cardinality())  # resumed at epoch 2: one epoch trained
+    assert len(history.history["loss"]) == 2  # the history holds epoch 1 too (from the checkpoint)
     assert not tf.io.gfile.exists(f"{out}/backup")
 
 

@@ -91,3 +91,52 @@ def test_train_zoo_entries_come_from_the_registry():
         for name in ("entry", "out", "skip_train", "bundle", "fraction"):
             if name in flags.FLAGS:
                 delattr(flags.FLAGS, name)
+
+
+def test_a_damaged_preset_is_named_by_its_path(tmp_path, model):
+    kssl.zoo.save(model, tmp_path)
+    assert kssl.zoo.load(tmp_path).count_params() == model.encoder.count_params()  # control: intact, it loads
+    weights = tmp_path / "model.weights.h5"
+    intact = weights.read_bytes()
+    weights.write_bytes(intact[: len(intact) // 2])
+    with pytest.raises(ValueError, match=r"model.weights.h5 cannot be read .* the preset is damaged"):
+        kssl.zoo.load(tmp_path)
+    weights.write_bytes(intact)
+    (tmp_path / "metadata.json").write_text('{"kssl_version": "0.1')
+    with pytest.raises(ValueError, match=rf"{tmp_path}/metadata.json is not valid JSON"):
+        kssl.zoo.load(tmp_path)
+    with pytest.raises(ValueError, match=r"metadata.json is not valid JSON"):
+        kssl.zoo.read_metadata(tmp_path)
+
+
+def test_saving_over_a_preset_replaces_its_card_assets_and_report(tmp_path, model):
+    kssl.zoo.save(model, tmp_path, card="# old\n", assets={"vocabulary.txt": "a\nb\n"})
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "report.md").write_text("old numbers")
+    (tmp_path / "notes.txt").write_text("mine")
+    kssl.zoo.save(model, tmp_path, metadata={"data": "other"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "metadata.json", "model.weights.h5",
+                                                          "notes.txt"]  # the user's own file stays
+    kssl.zoo.save(model, tmp_path, card="# new\n", assets={"words.txt": "c\n"})
+    assert (tmp_path / "README.md").read_text() == "# new\n"
+    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["words.txt"]
+
+
+def test_a_preset_with_feature_statistics_loads_an_encoder_with_standardised_features(tmp_path, model):
+    images = np.random.default_rng(0).random((64, 12, 12, 1)).astype("float32")
+    raw = model.encoder.predict(images, verbose=0)
+    stats = kssl.eval.feature_statistics(model.encoder, images)
+    assert stats["examples"] == len(images)
+    kssl.zoo.save(model, tmp_path / "plain")
+    kssl.zoo.save(model, tmp_path / "stats", metadata={kssl.zoo.FEATURE_STATISTICS: stats})
+    np.testing.assert_array_equal(kssl.zoo.load(tmp_path / "plain").predict(images, verbose=0), raw)  # no stats
+    with pytest.raises(ValueError, match=r"carries no feature statistics to standardize with"):
+        kssl.zoo.load(tmp_path / "plain", standardize=True)
+    encoder = kssl.zoo.load(tmp_path / "stats", trainable=False)
+    features = encoder.predict(images, verbose=0)
+    varying = np.asarray(stats["std"]) > 1e-3
+    assert varying.sum() >= 2  # the check below has features to look at
+    np.testing.assert_allclose(features.mean(axis=0)[varying], 0.0, atol=1e-3)
+    np.testing.assert_allclose(features.std(axis=0)[varying], 1.0, rtol=1e-2)
+    assert not encoder.trainable and encoder.output_shape == model.encoder.output_shape
+    np.testing.assert_array_equal(kssl.zoo.load(tmp_path / "stats", standardize=False).predict(images, verbose=0), raw)

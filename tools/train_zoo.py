@@ -2,6 +2,8 @@
 
     python tools/train_zoo.py --entry simclr_convnet_fmnist --out out/zoo/simclr_convnet_fmnist
     python tools/train_zoo.py --entry simclr_convnet_fmnist --out out/zoo/simclr_convnet_fmnist --skip_train --bundle
+    python tools/train_zoo.py --entry simclr_convnet_fmnist --out kssl/zoo/bundled/simclr_convnet_fmnist \
+        --statistics_only --bundle     # add the feature statistics to a preset, re-pin its checksums
 
 Entries come from the method registry (`kssl.methods.registry`): every image method with a Fashion-MNIST
 example is `<method>_convnet_fmnist`, trained by its example at its recipe's budget (the SimCLR entry,
@@ -9,6 +11,9 @@ the bundled one, for 15 epochs). Each entry is one training command (run as a su
 exactly the command in the card), then the evaluation here: linear probe and kNN (from the training script's results.json) and
 fine-tuning on 1% of the labels, against the same network trained from scratch on the same labels.
 `--bundle` copies the preset into kssl/zoo/bundled/<entry>/ and pins its checksums in the registry.
+The metadata carries the encoder's feature statistics on the training images, so that `kssl.zoo.load`
+returns an encoder with standardised features (`keras.Sequential([encoder, Dense(10)])` trains as a probe
+would); `--statistics_only` adds them to an existing preset without training or evaluating.
 """
 
 import json
@@ -55,6 +60,8 @@ flags.DEFINE_string("out", None, "Preset directory (default: out/zoo/<entry>).")
 flags.DEFINE_bool("skip_train", False, "Reuse the preset already in --out; only evaluate and write the card.")
 flags.DEFINE_bool("bundle", False, "Ship the preset in the package and pin it in the registry.")
 flags.DEFINE_float("fraction", 0.01, "Label fraction for the fine-tuning comparison.")
+flags.DEFINE_bool("statistics_only", False, "Only add the encoder's feature statistics to the preset in --out "
+                  "(kssl.eval.add_feature_statistics); with --bundle, re-pin it.")
 FLAGS = flags.FLAGS
 
 
@@ -106,6 +113,13 @@ def main(argv):
     name, spec = FLAGS.entry, ENTRIES[FLAGS.entry]
     method = registry.get(spec["method"])
     out = FLAGS.out or os.path.join("out", "zoo", name)
+    if FLAGS.statistics_only:
+        data = registry.load_data(method, spec["data"]).data
+        stats = kssl.eval.add_feature_statistics(out, data.train)
+        print(f"feature statistics of {name} on {stats['examples']} {spec['data']} training images written to {out}")
+        if FLAGS.bundle:
+            bundle(name, spec, out, kssl.zoo.read_metadata(out))
+        return
     train = [sys.executable] + train_command(method, spec, out)
     if not FLAGS.skip_train:
         subprocess.run(train, cwd=ROOT, check=True)
@@ -130,22 +144,32 @@ def main(argv):
         "command": command,
         "train_command": " ".join(["python"] + train[1:]),
     })
+    if method.transfer is None:  # the encoder kssl.zoo.load returns is the one measured
+        metadata[preset.FEATURE_STATISTICS] = kssl.eval.feature_statistics(encoder, data.train)
     kssl.files.write_text_atomic(os.path.join(out, preset.METADATA_FILE), json.dumps(metadata, indent=2, sort_keys=True))
     kssl.files.write_text_atomic(os.path.join(out, preset.CARD_FILE), card(name, spec, metadata, command))
     print(json.dumps(metadata["metrics"], indent=2))
     if FLAGS.bundle:
-        target = os.path.join(hub.BUNDLED_DIR, name)
-        os.makedirs(target, exist_ok=True)
+        bundle(name, spec, out, metadata)
+
+
+def bundle(name, spec, out, metadata):
+    """Copies the preset in `out` into kssl/zoo/bundled/<name>/ (unless it is there) and pins its checksums."""
+    import kssl
+    from kssl.zoo import hub, preset
+
+    target = os.path.join(hub.BUNDLED_DIR, name)
+    os.makedirs(target, exist_ok=True)
+    if not os.path.samefile(out, target):
         for filename in (*preset.PRESET_FILES, preset.CARD_FILE):
             shutil.copyfile(os.path.join(out, filename), os.path.join(target, filename))
-        entries = hub.registry()
-        files = hub.files_with_checksums(target)
-        entries[name] = {"bundled": True, "repo_id": f"kssl/{name}", "revision": "bundled-" + files["model.weights.h5"][:32],
-                         "files": files, "metric": {"linear": metadata["metrics"]["linear"]},
-                         "method": metadata["method"], "data": spec["data"]}
-        kssl.files.write_text_atomic(hub.REGISTRY_FILE, json.dumps(entries, indent=2, sort_keys=True) + "\n")
-        print(f"bundled {name} in {target} and pinned it in {hub.REGISTRY_FILE}")
-
+    entries = hub.registry()
+    files = hub.files_with_checksums(target)
+    entries[name] = {"bundled": True, "repo_id": f"kssl/{name}", "revision": "bundled-" + files["model.weights.h5"][:32],
+                     "files": files, "metric": {"linear": metadata["metrics"]["linear"]},
+                     "method": metadata["method"], "data": spec["data"]}
+    kssl.files.write_text_atomic(hub.REGISTRY_FILE, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    print(f"bundled {name} in {target} and pinned it in {hub.REGISTRY_FILE}")
 
 if __name__ == "__main__":
     flags.mark_flag_as_required("entry")

@@ -89,10 +89,12 @@ def to_unit_float(images):
 
 @dataclasses.dataclass
 class Split:
-    """One split: `images` uint8 (n, height, width, channels) and integer `labels` (n,)."""
+    """One split: `images` uint8 (n, height, width, channels) and integer `labels` (n,); `name` (e.g.
+    "fashion_mnist test", set by `Dataset`) names it in errors."""
 
     images: np.ndarray
     labels: np.ndarray
+    name: str = None
 
     def __len__(self):
         return len(self.images)
@@ -102,7 +104,7 @@ class Split:
         if not isinstance(count, int) or not 0 < count <= len(self):
             raise ValueError(f"`count` must be an integer in [1, {len(self)}]; got {count!r}.")
         index = np.arange(count) if seed is None else np.random.default_rng(seed).permutation(len(self))[:count]
-        return Split(self.images[index], self.labels[index])
+        return Split(self.images[index], self.labels[index], self.name)
 
     def float_images(self):
         """Images as float32 in [0, 1]."""
@@ -114,8 +116,9 @@ class Split:
         check_positive_int("batch_size", batch_size)
         if drop_remainder and batch_size > len(self):
             raise ValueError(
-                f"`batch_size` ({batch_size}) is larger than the split ({len(self)} examples) with "
-                "drop_remainder=True: no batch would be produced."
+                f"`batch_size` ({batch_size}) is larger than the {self.name + ' ' if self.name else ''}split "
+                f"({len(self)} examples) with drop_remainder=True: no batch would be produced; use a batch_size "
+                f"<= {len(self)}."
             )
         items = (self.images, self.labels) if with_labels else self.images
         ds = tf.data.Dataset.from_tensor_slices(items)
@@ -149,6 +152,12 @@ class Dataset:
     class_names: tuple
     source: str
 
+    def __post_init__(self):
+        for which in ("train", "test"):
+            split = getattr(self, which)
+            if isinstance(split, Split) and split.name is None:
+                split.name = f"{self.name} {which}"
+
     @property
     def image_shape(self):
         return tuple(self.train.images.shape[1:])
@@ -158,13 +167,35 @@ class Dataset:
         return len(self.class_names)
 
 
+DATA_DIR_VARIABLE = "KSSL_DATA_DIR"
+
+
+def _check_data_dir_variable():
+    """A KSSL_DATA_DIR that names no directory is a typo, not a wish for the system copy: refuse it. A
+    variable that looks like a misspelling of KSSL_DATA_DIR (KSSL_DATADIR, KSSL_DATA_DIRS) is named in a
+    warning, since kssl does not read it."""
+    import difflib
+    import warnings
+
+    directory = os.environ.get(DATA_DIR_VARIABLE)
+    if directory and not os.path.isdir(directory):
+        raise FileNotFoundError(f"{DATA_DIR_VARIABLE} is set to {directory!r}, which is not a directory; correct it, "
+                                "or unset it to use the system's copy of the data.")
+    for variable in os.environ:
+        if (variable != DATA_DIR_VARIABLE and variable.upper().startswith("KSSL")
+                and difflib.get_close_matches(variable.upper(), [DATA_DIR_VARIABLE], n=1, cutoff=0.85)):
+            warnings.warn(f"{variable} is set, but kssl reads {DATA_DIR_VARIABLE}; did you mean {DATA_DIR_VARIABLE}?",
+                          stacklevel=3)
+
+
 def _local_dirs(name, path):
     spec = SOURCES[name]
     if path is not None:
         yield str(path)
         return
-    if os.environ.get("KSSL_DATA_DIR"):
-        yield os.path.join(os.environ["KSSL_DATA_DIR"], name)
+    _check_data_dir_variable()
+    if os.environ.get(DATA_DIR_VARIABLE):
+        yield os.path.join(os.environ[DATA_DIR_VARIABLE], name)
     yield spec["debian_dir"]
     yield os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets", spec["keras_cache"])
 

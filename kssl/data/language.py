@@ -216,13 +216,27 @@ class MLMPreprocessor:
 
 
 # ---- word2vec ---------------------------------------------------------------------------------------
+def _word_lists(sentences, arg="sentences"):
+    """Yields the sentences of `sentences`, refusing a string where a list of words belongs (iterating a
+    string gives characters: a character vocabulary, silently)."""
+    fix = "split them first, e.g. [text.lower().split() for text in texts]"
+    if isinstance(sentences, str):
+        raise ValueError(f"`{arg}` must be sentences given as lists of words; got one string ({sentences[:40]!r}): "
+                         f"{fix}.")
+    for n, sentence in enumerate(sentences):
+        if isinstance(sentence, str):
+            raise ValueError(f"`{arg}` must be sentences given as lists of words; sentence {n} is a string "
+                             f"({sentence[:40]!r}): {fix}.")
+        yield sentence
+
+
 class WordVocabulary:
     """Words seen at least `min_count` times in `sentences` (lists of words), most frequent first; id 0
     is padding (never a word, never a negative). `counts[i]` is word i's corpus count."""
 
     def __init__(self, sentences, min_count=5, max_size=None):
         check_positive_int("min_count", min_count)
-        counter = collections.Counter(w for s in sentences for w in s)
+        counter = collections.Counter(w for s in _word_lists(sentences) for w in s)
         kept = sorted(((c, w) for w, c in counter.items() if c >= min_count), key=lambda cw: (-cw[0], cw[1]))
         if max_size is not None:
             kept = kept[:max_size]
@@ -237,7 +251,7 @@ class WordVocabulary:
         """Concatenated word ids of `sentences` (out-of-vocabulary words dropped, as in word2vec) and
         the sentence id of each."""
         ids, sentence_ids = [], []
-        for n, sentence in enumerate(sentences):
+        for n, sentence in enumerate(_word_lists(sentences)):
             encoded = [self.index[w] for w in sentence if w in self.index]
             ids.extend(encoded)
             sentence_ids.extend([n] * len(encoded))

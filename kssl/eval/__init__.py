@@ -4,7 +4,7 @@ text (`kssl.eval.text`) and speech (`kssl.eval.audio`) probes; result tables (`k
 
 from kssl.eval import audio, results, text  # noqa: F401
 from kssl.eval.compare import compare, markdown_table
-from kssl.eval.features import extract, layer_encoder
+from kssl.eval.features import add_feature_statistics, extract, feature_statistics, layer_encoder
 from kssl.eval.finetune import finetune, label_subset, label_subset_index
 from kssl.eval.geometry import alignment, alignment_uniformity, uniformity
 from kssl.eval.images import image_grid, write_png
@@ -16,7 +16,8 @@ from kssl.eval.report import write_report
 from kssl.eval.retrieval import recall_at_k, recall_at_k_features
 
 __all__ = [
-    "adapt_images", "alignment", "alignment_uniformity", "compare", "evaluate", "extract", "finetune",
+    "adapt_images", "add_feature_statistics", "alignment", "alignment_uniformity", "compare", "evaluate", "extract",
+    "feature_statistics", "finetune",
     "fraction_plot", "history_plot", "image_grid", "knn", "knn_predict", "label_fractions", "label_subset",
     "label_subset_index", "layer_encoder", "linear_probe", "linear_probe_features", "markdown_table",
     "recall_at_k", "recall_at_k_features", "transfer", "tsne_plot", "umap_plot", "uniformity", "write_png", "write_report",

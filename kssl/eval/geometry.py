@@ -69,6 +69,6 @@ def alignment_uniformity(encoder, images, augment, count=2048, seed=0, batch_siz
     views = []
     for _ in range(2):
         parts = [np.asarray(augment(chosen[i : i + batch_size], training=True)) for i in range(0, len(chosen), batch_size)]
-        views.append(extract(encoder, np.concatenate(parts), batch_size))
+        views.append(extract(encoder, np.concatenate(parts), batch_size, check_range=False))  # views may leave [0, 1]
     return {"alignment": alignment(views[0], views[1]), "uniformity": uniformity(np.concatenate(views)),
             "count": len(chosen)}

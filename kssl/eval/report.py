@@ -1,6 +1,6 @@
 """`write_report`: the whole evaluation suite for one preset, as a Markdown page with PNG plots.
 
-    kssl eval report out/demo --dataset fashion_mnist          # writes out/demo/report/report.md
+    kssl eval report out/demo --dataset fashion_mnist          # writes out/reports/demo/report.md
 
 Sections: linear probe and kNN at 1% / 10% / 100% of the labels (the preset's encoder next to the
 same architecture freshly initialised), alignment and uniformity on the method's own augmented pairs,
@@ -19,8 +19,9 @@ from kssl.eval.protocols import label_fractions
 
 
 def write_report(preset, dataset=None, out=None, fractions=(0.01, 0.1, 1.0), tsne_count=2000, seed=0):
-    """Evaluates a preset directory and writes `report.md`, `report.json` and PNGs to `out`
-    (default: PRESET/report). Returns the results dict.
+    """Evaluates a preset directory and writes `report.md`, `report.json` and PNGs to `out` (default:
+    PRESET/report; `kssl eval report` passes out/reports/NAME, never a preset's own directory). Returns the
+    results dict.
 
     Args:
         preset: a preset directory (`kssl.zoo.save`).
@@ -80,11 +81,16 @@ def _jsonable(value):
     return value
 
 
+def _command(metadata):
+    """The command that trained the preset (older `kssl pretrain` presets store it as `pretrain_command` only)."""
+    return metadata.get("command") or metadata.get("pretrain_command")
+
+
 def _markdown(results, metadata):
     fractions = sorted(next(iter(results["fractions"].values())))
     head = " | ".join(f"{100 * f:g}% linear | {100 * f:g}% kNN" for f in fractions)
     lines = [f"# Evaluation report: {results['method']} on {results['dataset']}", "",
-             f"Preset: `{results['preset']}`" + (f", trained with `{metadata['command']}`" if metadata.get("command") else ""),
+             f"Preset: `{results['preset']}`" + (f", trained with `{_command(metadata)}`" if _command(metadata) else ""),
              "", "## Test accuracy against the fraction of training labels", "",
              f"| encoder | {head} |", "|---|" + "---|---|" * len(fractions)]
     for label, curve in results["fractions"].items():

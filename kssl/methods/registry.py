@@ -790,13 +790,15 @@ def build(spec, data, options, batch_size, seed=0):
 
 
 def train(spec, data, options=None, epochs=None, batch_size=None, learning_rate=None, weight_decay=None, seed=0,
-          out=None, steps_per_epoch=None, verbose="auto", strategy=None, jit_compile="auto", validation=False):
+          out=None, steps_per_epoch=None, verbose="auto", strategy=None, jit_compile="auto", validation=False,
+          keep_checkpoint=False):
     """Builds `spec`'s model for `data` (from `load_data`), snapshots its random-init baseline, and trains
     it with the recipe (overridden by the arguments given) through `kssl.training.pretrain` (AdamW, cosine,
     BackupAndRestore in OUT/backup) or the entry's own `fit`. Returns a `Run`.
 
     `steps_per_epoch` caps the steps of each epoch (quick runs); `strategy` a tf.distribute strategy whose
-    scope builds and compiles the model."""
+    scope builds and compiles the model; `keep_checkpoint` keeps OUT/backup after success (`kssl pretrain`
+    continues a finished run from it)."""
     import contextlib
 
     import keras
@@ -823,7 +825,8 @@ def train(spec, data, options=None, epochs=None, batch_size=None, learning_rate=
                 extra["validation_data"] = data.data.test.unlabelled(batch_size, shuffle=False)
             history, seconds = kssl.training.pretrain(
                 model, batches, epochs, learning_rate=learning_rate, weight_decay=weight_decay, out=out,
-                verbose=verbose, global_clipnorm=r.global_clipnorm, jit_compile=jit_compile, **extra)
+                verbose=verbose, global_clipnorm=r.global_clipnorm, jit_compile=jit_compile,
+                keep_checkpoint=keep_checkpoint, **extra)
     settings = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                 "weight_decay": weight_decay, "seed": seed, "steps_per_epoch": steps_per_epoch,
                 "train_seconds": round(seconds, 1)}

@@ -1,8 +1,9 @@
-"""Training machinery: the `pretrain` recipe, `BackupAndRestore`, distribution strategies and gathers
-(`kssl.distribute`), atomic writes and the cache directory (`kssl.files`)."""
+"""Training machinery: the `pretrain` recipe, `BackupAndRestore`, the run directory of `kssl pretrain`
+(`kssl.training.runs`), distribution strategies and gathers (`kssl.distribute`), atomic writes and the
+cache directory (`kssl.files`)."""
 
-from kssl.training import distribute, files  # noqa: F401
+from kssl.training import distribute, files, runs  # noqa: F401
 from kssl.training.pretrain import (  # noqa: F401
-    LR_SCALING, STANDARD_BUDGET, BackupAndRestore, NonFiniteLossError, StopOnNonFiniteLoss, pretrain,
+    LR_SCALING, STANDARD_BUDGET, BackupAndRestore, CheckpointError, NonFiniteLossError, StopOnNonFiniteLoss, pretrain,
     scaled_learning_rate,
 )

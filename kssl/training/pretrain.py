@@ -49,6 +49,10 @@ def scaled_learning_rate(learning_rate, global_batch_size, rule="none", referenc
     return learning_rate * {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[rule]
 
 
+class CheckpointError(ValueError):
+    """A checkpoint (`BackupAndRestore`'s directory) that cannot be restored: damaged, or from another model."""
+
+
 class NonFiniteLossError(FloatingPointError):
     """Raised by `StopOnNonFiniteLoss` when the training loss becomes NaN or infinite."""
 
@@ -132,8 +136,14 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         path = os.path.join(backup_dir, "training_metadata.json")
         if not tf.io.gfile.exists(path):
             return None
-        with tf.io.gfile.GFile(path, "r") as f:
-            return json.load(f)
+        try:
+            with tf.io.gfile.GFile(path, "r") as f:
+                metadata = json.load(f)
+            int(metadata["epoch"]), metadata["weights"]
+        except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+            raise CheckpointError(f"the checkpoint {path} is damaged ({type(error).__name__}: {error}); delete "
+                                  f"{backup_dir} to start the run again.") from error
+        return metadata
 
     @classmethod
     def saved_epoch(cls, backup_dir):
@@ -141,14 +151,31 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         metadata = cls._metadata(backup_dir)
         return 0 if metadata is None else int(metadata["epoch"])
 
+    @classmethod
+    def saved_history(cls, backup_dir):
+        """The per-epoch logs ({"loss": [...], ...}) of every epoch the checkpoint in `backup_dir` has done
+        ({} when there is none, or for a checkpoint written before kssl kept them)."""
+        metadata = cls._metadata(backup_dir)
+        return {} if metadata is None else dict(metadata.get("history", {}))
+
     def _rng_variables(self):
         return [v for v in self.model.variables if v.name == "seed_generator_state"]
+
+    def on_train_begin(self, logs=None):
+        self._history = {}
+        super().on_train_begin(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self._history.setdefault(key, []).append(float(value))
+        super().on_epoch_end(epoch, logs)
 
     def _save_model(self):
         tf.io.gfile.makedirs(self.backup_dir)
         weights = f"epoch{self._current_epoch}.weights.h5"
         save_weights_atomic(self.model, os.path.join(self.backup_dir, weights))
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights,
+                    "model": type(self.model).__name__, "history": self._history,
                     "rng": [v.numpy().tolist() for v in self._rng_variables()]}
         write_text_atomic(self._training_metadata_path, json.dumps(metadata))
         for old in tf.io.gfile.glob(os.path.join(self.backup_dir, "epoch*.weights.h5")):
@@ -161,24 +188,37 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             return
         if not self.model.built:
             raise ValueError("To resume from a backup the model must be built before fit(): call it on a batch.")
+        saved_model = metadata.get("model")
+        if saved_model is not None and saved_model != type(self.model).__name__:
+            raise CheckpointError(f"the checkpoint in {self.backup_dir} was written by a {saved_model} model; this is "
+                                  f"a {type(self.model).__name__}: train it in another directory, or delete "
+                                  f"{self.backup_dir}.")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         path = os.path.join(self.backup_dir, metadata["weights"])
-        if is_remote(path):  # h5py reads local files only
-            local = tempfile.mkdtemp(prefix="kssl-restore-")
-            try:
-                tf.io.gfile.copy(path, os.path.join(local, metadata["weights"]))
-                self.model.load_weights(os.path.join(local, metadata["weights"]))
-            finally:
-                shutil.rmtree(local, ignore_errors=True)
-        else:
-            self.model.load_weights(path)
+        try:
+            if is_remote(path):  # h5py reads local files only
+                local = tempfile.mkdtemp(prefix="kssl-restore-")
+                try:
+                    tf.io.gfile.copy(path, os.path.join(local, metadata["weights"]))
+                    self.model.load_weights(os.path.join(local, metadata["weights"]))
+                finally:
+                    shutil.rmtree(local, ignore_errors=True)
+            else:
+                self.model.load_weights(path)
+        except Exception as error:  # h5py's OSError for a truncated file, Keras' ValueError for another model
+            raise CheckpointError(
+                f"the checkpoint {path} cannot be restored into this {type(self.model).__name__} "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}): it is damaged "
+                f"or was written by a model built with other options; delete {self.backup_dir} to start the run "
+                "again.") from error
         rng = self._rng_variables()
         if len(rng) != len(metadata["rng"]):
-            raise ValueError(f"the backup in {self.backup_dir} holds {len(metadata['rng'])} random-generator states "
-                             f"but the model has {len(rng)}: it was written by a different model.")
+            raise CheckpointError(f"the backup in {self.backup_dir} holds {len(metadata['rng'])} random-generator "
+                                  f"states but the model has {len(rng)}: it was written by a different model.")
         for variable, value in zip(rng, metadata["rng"]):
             variable.assign(value)
+        self._history = {k: list(v) for k, v in metadata.get("history", {}).items()}
         self.model._initial_epoch = int(metadata["epoch"])
 
     def get_config(self):
@@ -186,7 +226,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=None, verbose="auto",
-             callbacks=(), global_clipnorm=None, jit_compile="auto", **fit_kwargs):
+             callbacks=(), global_clipnorm=None, jit_compile="auto", keep_checkpoint=False, **fit_kwargs):
     """Compiles `model` with AdamW (cosine decay to 0 over the run) and fits it on `dataset`.
 
     Call it inside a distribution strategy's scope when you use one (the optimizer is created here).
@@ -197,10 +237,14 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
         epochs: passes over `dataset`.
         learning_rate: peak learning rate.
         weight_decay: AdamW's decoupled weight decay.
-        out: directory for `backup/` (BackupAndRestore); None trains without a backup.
+        out: directory for `backup/` (BackupAndRestore); None trains without a backup. A checkpoint found
+            there is resumed ("resuming from epoch N of M" is printed unless `verbose=0`), and the returned
+            history then holds every epoch, those before the resume included.
         callbacks: more Keras callbacks (`StopOnNonFiniteLoss` is always added).
         global_clipnorm: clip the gradients' global norm to this value (None: no clipping).
         jit_compile: XLA-compile the train step (Keras' `compile(jit_compile=...)`); True on TPUs.
+        keep_checkpoint: keep `out/backup` after training ends, so that a later call with more `epochs`
+            continues the run (`kssl pretrain` keeps it); False deletes it on success.
 
     Returns:
         (history, seconds): the Keras `History` and the wall-clock training time.
@@ -229,14 +273,21 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay, global_clipnorm=global_clipnorm),
                   jit_compile=jit_compile)
     callbacks = [StopOnNonFiniteLoss()] + list(callbacks)
-    done = 0
+    done, before = 0, {}
     if out is not None:
-        tf.io.gfile.makedirs(out)
         backup = os.path.join(out, "backup")
-        callbacks.append(BackupAndRestore(backup))
         done = BackupAndRestore.saved_epoch(backup)
-        if done and not model.built:  # Keras restores only into a built model
-            _build_from_spec(model, dataset.element_spec)
+        if done > epochs:
+            raise ValueError(f"`epochs` is {epochs} but the checkpoint in {backup} has already done {done} epochs; "
+                             f"pass epochs >= {done} to continue it, or train in another directory.")
+        tf.io.gfile.makedirs(out)
+        callbacks.append(BackupAndRestore(backup, delete_checkpoint=not keep_checkpoint))
+        if done:
+            before = BackupAndRestore.saved_history(backup)
+            if verbose != 0:
+                print(f"resuming from epoch {done} of {epochs} (checkpoint in {backup})", flush=True)
+            if not model.built:  # Keras restores only into a built model
+                _build_from_spec(model, dataset.element_spec)
     # One iterator over the repeated dataset: epoch e sees the e-th reshuffle, both in an uninterrupted
     # run and in a resumed one (which skips the epochs its checkpoint has done).
     stream = dataset.repeat().skip(done * steps_per_epoch)
@@ -244,7 +295,11 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
     fit_kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself; Keras would warn
     history = model.fit(stream, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose,
                         callbacks=callbacks, **fit_kwargs)
+    if before:  # the epochs before the resume, then this call's
+        history.history = {k: list(before.get(k, [])) + list(history.history.get(k, []))
+                           for k in {**before, **history.history}}
+        history.epoch = list(range(len(history.history.get("loss", history.epoch))))
     return history, time.time() - start
 
 
-__all__ = ["BackupAndRestore", "LR_SCALING", "NonFiniteLossError", "scaled_learning_rate", "STANDARD_BUDGET", "StopOnNonFiniteLoss", "pretrain"]
+__all__ = ["BackupAndRestore", "CheckpointError", "LR_SCALING", "NonFiniteLossError", "scaled_learning_rate", "STANDARD_BUDGET", "StopOnNonFiniteLoss", "pretrain"]

@@ -10,8 +10,8 @@ import os
 
 from kssl.zoo import hub
 from kssl.zoo.preset import (  # noqa: F401
-    ASSETS_DIR, CARD_FILE, CONFIG_FILE, METADATA_FILE, PRESET_FILES, WEIGHTS_FILE, check_versions, read_asset,
-    read_metadata, save,
+    ASSETS_DIR, CARD_FILE, CONFIG_FILE, FEATURE_STATISTICS, METADATA_FILE, PRESET_FILES, WEIGHTS_FILE,
+    check_versions, read_asset, read_metadata, save, standardized,
 )
 from kssl.zoo import preset as _preset
 
@@ -21,7 +21,7 @@ def list():  # noqa: A001 - the zoo's own name for it
     return sorted(hub.registry())
 
 
-def load(name, revision=None, include_head=False, trainable=True):
+def load(name, revision=None, include_head=False, trainable=True, standardize=None):
     """Loads a preset's encoder (or the whole model with `include_head=True`).
 
     Args:
@@ -30,6 +30,8 @@ def load(name, revision=None, include_head=False, trainable=True):
         revision: the pinned commit (default); any other is refused, having no checksums to verify.
         include_head: return the whole `SelfSupervisedModel`.
         trainable: False freezes the returned encoder.
+        standardize: end the encoder with the preset's feature standardisation (None: when the preset
+            carries feature statistics; see `kssl.zoo.preset.load`).
 
     Example:
     >>> import kssl, tempfile
@@ -47,4 +49,4 @@ def load(name, revision=None, include_head=False, trainable=True):
         raise FileNotFoundError(f"`name` {name!r} looks like a path but is not a preset directory.")
     else:
         directory = hub.fetch(name, revision)
-    return _preset.load(directory, include_head=include_head, trainable=trainable)
+    return _preset.load(directory, include_head=include_head, trainable=trainable, standardize=standardize)

@@ -26,7 +26,9 @@ WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
 ASSETS_DIR = "assets"
+REPORT_DIR = "report"  # where `kssl eval report` wrote before reports went to out/reports/
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+FEATURE_STATISTICS = "feature_statistics"  # metadata: the encoder's per-feature mean and std on its data
 
 
 def _version_tuple(version):
@@ -54,7 +56,8 @@ def save(model, directory, metadata=None, card=None, assets=None):
 
     Args:
         model: the trained model.
-        directory: created if missing; existing preset files in it are replaced.
+        directory: created if missing; an earlier preset in it is replaced whole: its files, and the model
+            card, assets and report that no longer describe the model (other files are left alone).
         metadata: extra JSON-able facts (e.g. {"data": "fashion_mnist", "metrics": {...}}).
         card: model card text (Markdown) for README.md.
         assets: {file name: text} the model's input pipeline needs (e.g. {"vocabulary.txt": ...}), written
@@ -96,7 +99,27 @@ def save(model, directory, metadata=None, card=None, assets=None):
         os.makedirs(os.path.join(directory, ASSETS_DIR), exist_ok=True)
         for name, text in assets.items():
             write_text_atomic(os.path.join(directory, ASSETS_DIR, name), text)
+    _remove_stale(directory, card is not None, assets)
     return info
+
+
+def _remove_stale(directory, has_card, assets):
+    """What an earlier preset in `directory` left that does not describe the model just saved: its model
+    card, its assets, and a report written inside it (by `kssl eval report` before reports went to out/).
+    Removed after the new files are in place."""
+    import shutil
+
+    if not has_card and os.path.isfile(os.path.join(directory, CARD_FILE)):
+        os.remove(os.path.join(directory, CARD_FILE))
+    assets_dir = os.path.join(directory, ASSETS_DIR)
+    if os.path.isdir(assets_dir):
+        for name in os.listdir(assets_dir):
+            if name not in assets and os.path.isfile(os.path.join(assets_dir, name)):
+                os.remove(os.path.join(assets_dir, name))
+        if not os.listdir(assets_dir):
+            os.rmdir(assets_dir)
+    if os.path.isfile(os.path.join(directory, REPORT_DIR, "report.md")):
+        shutil.rmtree(os.path.join(directory, REPORT_DIR))
 
 
 def read_asset(directory, name):
@@ -110,8 +133,19 @@ def read_asset(directory, name):
 
 
 def read_metadata(directory):
-    with open(os.path.join(directory, METADATA_FILE), encoding="utf-8") as f:
-        return json.load(f)
+    """The preset's metadata.json as a dict; a missing or damaged file is an error that names its path."""
+    path = os.path.join(directory, METADATA_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{directory!r} is not a preset directory: it has no {METADATA_FILE}.")
+    try:
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): the preset is damaged; save or download it "
+                         "again.") from error
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path} must hold a JSON object; got {type(metadata).__name__}: the preset is damaged.")
+    return metadata
 
 
 def check_versions(metadata):
@@ -179,13 +213,40 @@ def _mentions_module(config, package):
     return False
 
 
-def load(directory, include_head=False, trainable=True):
+def standardized(encoder, statistics):
+    """`encoder` followed by a `keras.layers.Normalization` with the preset's feature statistics: features
+    of mean 0 and standard deviation 1 on the data they were measured on, as a linear probe sees them. A
+    feature constant on that data (std 0) is divided by a small floor instead.
+
+    Example:
+    >>> import kssl
+    >>> encoder = kssl.backbones.convnet((8, 8, 1), widths=(4,))
+    >>> standardized(encoder, {"mean": [0.0] * 4, "std": [1.0] * 4}).output_shape
+    (None, 4)
+    """
+    import numpy as np
+
+    mean, std = np.asarray(statistics["mean"], "float32"), np.asarray(statistics["std"], "float32")
+    if mean.shape != std.shape or mean.shape != tuple(encoder.output_shape[1:]):
+        raise ValueError(f"the feature statistics have {mean.shape} values but the encoder outputs "
+                         f"{encoder.output_shape[1:]}: they were measured on another encoder.")
+    std = np.maximum(std, 1e-3 * float(std.max(initial=0.0)) + 1e-12)
+    inputs = keras.Input(encoder.input_shape[1:], name="images")
+    outputs = keras.layers.Normalization(mean=mean, variance=std ** 2, name="feature_standardization")(encoder(inputs))
+    return keras.Model(inputs, outputs, name=f"{encoder.name}_standardized")
+
+
+def load(directory, include_head=False, trainable=True, standardize=None):
     """Loads a preset directory.
 
     Args:
         directory: a directory written by `kssl.zoo.save`.
         include_head: return the whole `SelfSupervisedModel` (heads and all) instead of its encoder.
         trainable: False freezes the returned encoder.
+        standardize: end the encoder with a `keras.layers.Normalization` holding the preset's feature
+            statistics (`kssl.eval.add_feature_statistics`), so that `keras.Sequential([encoder, Dense(10)])`
+            trains on standardised features. None (default): when the preset carries them; True: refuse a
+            preset without them; False: the raw features (kNN and other protocols on cosine similarity).
 
     Returns:
         The encoder (a plain `keras.Model`), or the full model with `include_head=True`.
@@ -198,7 +259,12 @@ def load(directory, include_head=False, trainable=True):
     for name in PRESET_FILES:  # a preset's files are its own: no symlink out of the directory
         if os.path.islink(os.path.join(directory, name)):
             raise ValueError(f"{directory}/{name} is a symbolic link; a preset's files must be plain files in it.")
-    check_versions(read_metadata(directory))
+    metadata = read_metadata(directory)
+    check_versions(metadata)
+    statistics = metadata.get(FEATURE_STATISTICS)
+    if standardize and not statistics:
+        raise ValueError(f"preset {directory!r} carries no feature statistics to standardize with; add them with "
+                         "kssl.eval.add_feature_statistics(preset, data.train), or pass standardize=False.")
     config_path = os.path.join(directory, CONFIG_FILE)
     try:
         with open(config_path, encoding="utf-8") as f:
@@ -208,6 +274,7 @@ def load(directory, include_head=False, trainable=True):
     if _mentions_module(config, "keras_hub"):  # a keras-hub backbone (MaskedLM): register its classes
         import keras_hub  # noqa: F401  (an installed dependency, not code from the preset)
     check_config(config, config_path)
+    kssl._ensure_loaded()  # every kssl class registered with Keras (the `kssl` command imports lazily)
     try:
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as error:  # Keras raises many types for a config it cannot build
@@ -215,8 +282,18 @@ def load(directory, include_head=False, trainable=True):
                          f"({type(error).__name__}: {str(error)[:300]}).") from error
     if not isinstance(model, kssl.SelfSupervisedModel):
         raise ValueError(f"{config_path} does not describe a kssl.SelfSupervisedModel.")
-    model.load_weights(os.path.join(directory, WEIGHTS_FILE))
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    try:
+        model.load_weights(weights)
+    except Exception as error:  # h5py's OSError for a truncated file, Keras' ValueError for other shapes
+        raise ValueError(f"{weights} cannot be read into the model {CONFIG_FILE} describes ({type(error).__name__}: "
+                         f"{' '.join(str(error).split())[:200]}): the preset is damaged; save or download it "
+                         "again.") from error
     if include_head:
         return model
     model.encoder.trainable = trainable
+    if statistics and standardize is not False:
+        encoder = standardized(model.encoder, statistics)
+        encoder.trainable = trainable
+        return encoder
     return model.encoder
