@@ -8,6 +8,7 @@ from kssl.methods.byol import BYOL
 from kssl.methods.colorization import Colorization
 from kssl.methods.cpc import CPC, CPCAudio
 from kssl.methods.denoising import DenoisingAutoencoder
+from kssl.methods.dino import DINO
 from kssl.methods.exemplar import Exemplar
 from kssl.methods.inpainting import ContextEncoder
 from kssl.methods.jigsaw import Jigsaw
