@@ -215,7 +215,7 @@ def patch_tokens(encoder):
     (None, 16, 16)
     """
     _check_vit(encoder, "patch_tokens")
-    return keras.Model(encoder.inputs, encoder.get_layer("position_embedding").output,
+    return keras.Model(encoder.input, encoder.get_layer("position_embedding").output,
                        name=f"{encoder.name}_patch_tokens")
 
 

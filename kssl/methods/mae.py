@@ -11,13 +11,14 @@
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from kssl import losses
 from kssl import backbones
 from kssl.checks import check_positive_int, check_probability
 from kssl.core import ImageModel
-from kssl.ops.pretext import patchify
+from kssl.ops.pretext import patchify, unpatchify
 
 
 @keras.saving.register_keras_serializable(package="kssl")
@@ -128,12 +129,33 @@ class MAE(ImageModel):
     def forward(self, x, training=False):
         if self.augment is not None:
             x = self.views(x, 1)[0]
+        return self.autoencode(x, training=training)
+
+    def autoencode(self, x, training=False):
+        """The box after the view: mask, encode the visible patches, decode every patch."""
         tokens = self.embed_patches(x, training=training)
         keep, restore, mask = self.random_masking(ops.shape(tokens)[0])
         visible = ops.take_along_axis(tokens, keep[:, :, None], axis=1)
         latent = self.encode_tokens(visible, training=training)   # the encoder sees only the visible patches
         return {"predictions": self.decode(latent, restore, training=training),
                 "patches": ops.stop_gradient(patchify(x, self.patch_size)), "mask": mask}
+
+    def reconstruct(self, images):
+        """{"inputs" (masked patches grey), "targets" (the images), "predictions" (the decoded masked
+        patches pasted among the visible ones)} as numpy images, for a grid (no augmentation). Normalised-pixel
+        predictions are shown with each patch's true mean and standard deviation, as the paper's figures."""
+        x = ops.convert_to_tensor(np.asarray(images, "float32"))
+        outputs = self.autoencode(x, training=False)
+        patches, predictions = outputs["patches"], outputs["predictions"]
+        if self.norm_pix_loss:
+            count = ops.cast(ops.shape(patches)[-1], patches.dtype)
+            mean = ops.mean(patches, axis=-1, keepdims=True)
+            var = ops.sum(ops.square(patches - mean), axis=-1, keepdims=True) / (count - 1.0)
+            predictions = predictions * ops.sqrt(var + 1e-6) + mean
+        masked = outputs["mask"][:, :, None]
+        as_images = lambda p: np.clip(np.asarray(unpatchify(p, self.image_shape)), 0.0, 1.0)  # noqa: E731
+        return {"inputs": as_images(patches * (1.0 - masked) + 0.5 * masked), "targets": np.asarray(images, "float32"),
+                "predictions": as_images(patches * (1.0 - masked) + predictions * masked)}
 
     def ssl_loss(self, outputs, y=None):
         return losses.masked_patch_mse(outputs["predictions"], outputs["patches"], outputs["mask"],
