@@ -245,3 +245,16 @@ def test_fit_on_a_dataset_of_unknown_size_asks_for_steps_per_epoch():
     data = tf.data.Dataset.from_tensor_slices(smooth_images(16)).batch(8).filter(lambda x: True)
     with pytest.raises(ValueError, match="steps_per_epoch"):
         model.fit(data, epochs=1, verbose=0)
+
+
+def test_center_and_teacher_change_in_fit_not_in_evaluate():
+    model = tiny()
+    model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=False)
+    x = smooth_images(8)
+    center, teacher = model.center.numpy(), model.teacher_head.get_weights()
+    model.evaluate(x, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(model.center.numpy(), center)
+    for a, b in zip(model.teacher_head.get_weights(), teacher):
+        np.testing.assert_array_equal(a, b)
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert np.abs(model.center.numpy() - center).max() > 1e-6
