@@ -233,3 +233,23 @@ def test_reconstruction_tool_writes_a_png_grid(tmp_path):
 
     png = tf.io.decode_png(tf.io.read_file(str(out))).numpy()
     assert png.shape[-1] == 3 and png.shape[0] > 3 * 28 and png.shape[1] > 4 * 28
+
+
+def test_finetune_tool_reports_the_preset_and_a_random_init(tmp_path, monkeypatch):
+    from kssl import cli
+
+    monkeypatch.setenv("KSSL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "mae"
+    assert cli.main(["pretrain", "mae", "--dataset", "synthetic", "--epochs", "1", "--steps_per_epoch", "2", "--out",
+                     str(out), "--verbose", "0", "--batch_size", "16", "--train_examples", "64", "--vit_dim", "16",
+                     "--vit_depth", "1", "--vit_heads", "2", "--decoder_dim", "8", "--decoder_depth", "1",
+                     "--decoder_heads", "2"]) == 0
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "finetune_preset.py"), str(out), "--fraction",
+                             "0.1", "--epochs", "1"], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": ROOT, "KSSL_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    written = json.loads((out / "finetune_10.json").read_text())
+    assert written["pretrained"]["from_scratch"] is False and written["random_init"]["from_scratch"] is True
+    assert written["pretrained"]["labelled_examples"] == written["random_init"]["labelled_examples"] > 0

@@ -1,4 +1,4 @@
-"""Encoders: vision backbones (a small convnet, ResNets), every batch norm synchronised across replicas."""
+"""Encoders: vision backbones (a small convnet, ResNets, a small ViT), every batch norm synchronised across replicas."""
 
 from kssl.backbones.vision import batch_norm_layers, convnet, get, resnet, synchronize_batch_norm  # noqa: F401
 from kssl.backbones.audio import audio_encoder, context_network  # noqa: F401,E402  (CPC: waveforms, causal context)
