@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_vit_vs_convnet_bench_writes_one_row_per_pair(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "bench", "vit_vs_convnet.py"), "--pairs=simclr,convnet,mae,vit",
+        [sys.executable, os.path.join(ROOT, "tools", "bench", "vit_vs_convnet.py"), "--pairs=simclr:convnet,mae:vit",
          "--batch_size=8", "--rounds=1", "--steps=1", f"--out={out}"],
         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

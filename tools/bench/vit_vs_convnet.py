@@ -19,9 +19,9 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string("measure", None, "Internal: 'method,backbone' to measure in this process.")
-flags.DEFINE_list("pairs", ["simclr,convnet", "simclr,vit", "dino,convnet", "dino,vit", "mae,vit"],
-                  "method,backbone pairs to measure (registry names; backbone convnet or vit).")
+flags.DEFINE_string("measure", None, "Internal: 'method:backbone' to measure in this process.")
+flags.DEFINE_list("pairs", ["simclr:convnet", "simclr:vit", "dino:convnet", "dino:vit", "mae:vit"],
+                  "method:backbone pairs to measure (registry names; backbone convnet or vit).")
 flags.DEFINE_integer("batch_size", 128, "Source images per step (the standard budget's batch).")
 flags.DEFINE_integer("rounds", 3, "Timed rounds per pair.")
 flags.DEFINE_integer("steps", 5, "Steps per round.")
@@ -77,7 +77,7 @@ def run(pair):
 def main(argv):
     del argv
     if FLAGS.measure:
-        method, backbone = FLAGS.measure.split(",")
+        method, backbone = FLAGS.measure.split(":")
         print(json.dumps(measure(method, backbone)))
         return
     rows = [run(pair) for pair in FLAGS.pairs]
