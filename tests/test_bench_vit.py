@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow  # two fresh TensorFlow processes: ~1 min idle, 3-4 min under load
 def test_vit_vs_convnet_bench_writes_one_row_per_pair(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
