@@ -745,3 +745,119 @@ def vicreg(z1, z2, invariance_weight=25.0, variance_weight=25.0, covariance_weig
         ("covariance_weight", covariance_weight))]
     terms = vicreg_terms(z1, z2, gather_distributed=gather_distributed, eps=eps)
     return sum(w * terms[k] for w, k in zip(weights, ("invariance", "variance", "covariance")))
+
+
+# ---- masked image modelling (MAE) and self-distillation (DINO) -----------------------------------
+def masked_patch_mse(predictions, patches, mask, normalize_targets=True, eps=1e-6):
+    """MAE's loss (He, Chen, Xie, Li, Dollar & Girshick, 2022): the mean squared error of the predicted
+    pixels, per patch, averaged over the masked patches only, as the reference `forward_loss`:
+
+        t_bi = (x_bi - mean_j x_bij) / sqrt(var_j x_bij + eps)   if `normalize_targets` (var with Bessel's
+                                                                  correction, torch's default), else x_bi
+        loss = sum_{b,i} m_bi mean_j (pred_bij - t_bij)^2  /  sum_{b,i} m_bi
+
+    A visible patch's target (m_bi = 0) does not enter the loss.
+
+    Args:
+        predictions: `(batch, N, p * p * C)` predicted pixels of every patch.
+        patches: `(batch, N, p * p * C)` the image's patches (`kssl.pretext.patchify`); no gradient.
+        mask: `(batch, N)`, 1 for a masked patch, 0 for a visible one.
+        normalize_targets: per-patch normalised pixels as targets (MAE's `norm_pix_loss`, its better setting).
+        eps: > 0, added to the variance.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> x = np.zeros((1, 2, 4), "float32"); pred = np.ones((1, 2, 4), "float32")
+    >>> float(kssl.losses.masked_patch_mse(pred, x, np.array([[1.0, 0.0]]), normalize_targets=False))
+    1.0
+    """
+    eps = check_positive("eps", eps)
+    predictions = ops.convert_to_tensor(predictions)
+    dtype = _loss_dtype(predictions)
+    target = ops.stop_gradient(ops.cast(patches, dtype))
+    if normalize_targets:
+        count = ops.cast(ops.shape(target)[-1], dtype)
+        mean = ops.mean(target, axis=-1, keepdims=True)
+        var = ops.sum(ops.square(target - mean), axis=-1, keepdims=True) / (count - 1.0)
+        target = (target - mean) / ops.sqrt(var + eps)
+    per_patch = ops.mean(ops.square(ops.cast(predictions, dtype) - target), axis=-1)
+    mask = ops.cast(mask, dtype)
+    return ops.sum(per_patch * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def dino(student_logits, teacher_logits, center, student_temperature=0.1, teacher_temperature=0.04):
+    """DINO's self-distillation loss (Caron, Touvron, Misra, Jegou, Mairal, Bojanowski & Joulin, 2021):
+    every student view predicts the centred, sharpened teacher distribution of every *other* global view,
+
+        P_t^i = softmax((g_t(x_i) - C) / tau_t)               (teacher, i over the 2 global views; no gradient)
+        log P_s^v = log_softmax(g_s(x_v) / tau_s)             (student, v over all V views)
+        loss = mean over the pairs (i, v), v != i, of  mean_n [ - sum_k P_t^i[n, k] log P_s^v[n, k] ]
+
+    as the reference `DINOLoss.forward` (its Algorithm 1 is the 2-view case: H(t1, s2) / 2 + H(t2, s1) / 2).
+
+    Args:
+        student_logits: list of V `(n, K)` student outputs, the global views first.
+        teacher_logits: list of the teacher's `(n, K)` outputs of the global views (usually 2).
+        center: `(K,)` or `(1, K)`, the centre C subtracted from the teacher's outputs.
+        student_temperature: tau_s > 0 (0.1).
+        teacher_temperature: tau_t > 0 (0.04 to 0.07, warmed up).
+
+    Returns:
+        Scalar float32: the mean over this replica's n examples.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> t = [np.array([[9.0, 0.0]], "float32")] * 2                  # a confident teacher: class 0
+    >>> s = [np.array([[9.0, 0.0]], "float32")] * 2 + [np.array([[0.0, 9.0]], "float32")]
+    >>> round(float(kssl.losses.dino(s, t, np.zeros(2, "float32"), 1.0, 1.0)), 3)   # 2 good pairs, 2 bad
+    4.5
+    """
+    student_temperature = check_positive("student_temperature", student_temperature)
+    if not 1 <= len(teacher_logits) <= len(student_logits) or len(student_logits) < 2:
+        raise ValueError(f"`student_logits` must hold >= 2 views and `teacher_logits` between 1 and that many; "
+                         f"got {len(student_logits)} and {len(teacher_logits)}.")
+    dtype = _loss_dtype(ops.convert_to_tensor(student_logits[0]))
+    if isinstance(teacher_temperature, (int, float)):
+        teacher_temperature = check_positive("teacher_temperature", teacher_temperature)
+    teacher_temperature = ops.cast(teacher_temperature, dtype)  # a scheduled tensor during the warm-up
+    center = ops.reshape(ops.cast(center, dtype), (1, -1))
+    log_p = [ops.log_softmax(ops.cast(s, dtype) / student_temperature, axis=-1) for s in student_logits]
+    total, terms = 0.0, 0
+    for i, t in enumerate(teacher_logits):
+        q = ops.stop_gradient(ops.softmax((ops.cast(t, dtype) - center) / teacher_temperature, axis=-1))
+        for v in range(len(student_logits)):
+            if v != i:
+                total = total + ops.mean(-ops.sum(q * log_p[v], axis=-1))
+                terms += 1
+    return total / terms
+
+
+def dino_center(center, teacher_logits, momentum=0.9, gather_distributed=True):
+    """DINO's centre update from the teacher's outputs of the global batch (every global view):
+
+        C <- m C + (1 - m) mean over the global batch and the global views of g_t(x)
+
+    Args:
+        center: `(K,)` or `(1, K)`, the current centre.
+        teacher_logits: list of `(n, K)` teacher outputs (this replica's slice).
+        momentum: m in [0, 1] (0.9).
+        gather_distributed: the mean over every replica's outputs (the global batch), as the reference
+            code's all-reduce; False: this replica's only.
+
+    Returns:
+        The new centre, shaped like `center`.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> kssl.losses.dino_center(np.zeros(2, "float32"), [np.array([[1.0, 3.0]], "float32")] * 2, 0.5).numpy().tolist()
+    [0.5, 1.5]
+    """
+    from kssl.checks import check_probability
+
+    momentum = check_probability("center_momentum", momentum)
+    center = ops.convert_to_tensor(center)
+    outputs = ops.concatenate([ops.cast(t, center.dtype) for t in teacher_logits], axis=0)
+    if gather_distributed:
+        outputs = distribute.all_gather(outputs)
+    batch_center = ops.reshape(ops.mean(outputs, axis=0), ops.shape(center))
+    return momentum * center + (1.0 - momentum) * ops.stop_gradient(batch_center)

@@ -48,7 +48,16 @@ BUILDERS = {
     "mlm": lambda: kssl.methods.MaskedLM(kssl.backbones.bert_encoder(20, num_layers=1, hidden_dim=8, intermediate_dim=16,
                                                                       max_sequence_length=12), next_sentence=True),
     "word2vec": lambda: kssl.methods.Word2Vec(np.arange(20), embedding_dim=8, mode="cbow", table_size=100),
+    "dino": lambda: kssl.methods.DINO(encoder(), output_dim=16, hidden_dim=16, bottleneck_dim=8, augment=(
+        kssl.augment.multi_crop_views(12, 6, num_small=2, channels=1, grayscale_policy="brightness_contrast", seed=1))),
+    "mae": lambda: kssl.methods.MAE(kssl.backbones.vit((12, 12, 1), patch_size=4, hidden_dim=8, depth=1, num_heads=2),
+                                    decoder_dim=8, decoder_depth=1, decoder_heads=2, augment=kssl.augment.RandomResizedCrop(12, 12)),
 }
+# DINO on the ViT: small crops resize its position embedding (an XLA-compatible bilinear resize).
+BUILDERS_VIT = {"dino_vit": lambda: kssl.methods.DINO(
+    kssl.backbones.vit((12, 12, 1), patch_size=3, hidden_dim=8, depth=1, num_heads=2), output_dim=16, hidden_dim=16,
+    bottleneck_dim=8, augment=kssl.augment.multi_crop_views(12, 6, num_small=2, channels=1,
+                                                            grayscale_policy="brightness_contrast", seed=1))}
 # The data each method trains on: grey 12x12 unless it needs colour or room for a tile grid.
 INPUTS = {"colorization": (12, 3), "jigsaw": (30, 1), "relative_patch": (30, 1)}
 # Language methods train on (dict of token ids, targets) batches (what kssl.language's pipelines yield), and
@@ -70,10 +79,10 @@ def test_every_method_is_covered():
     assert sorted(BUILDERS) == sorted(kssl.methods.METHODS)
 
 
-@pytest.mark.parametrize("name", sorted({**BUILDERS, **LABELLED}))
+@pytest.mark.parametrize("name", sorted({**BUILDERS, **LABELLED, **BUILDERS_VIT}))
 def test_train_step_compiles_with_xla(name):
     keras.utils.set_random_seed(0)
-    model = {**BUILDERS, **LABELLED}[name]()
+    model = {**BUILDERS, **LABELLED, **BUILDERS_VIT}[name]()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     size, channels = INPUTS.get(name, (12, 1))
     x, y = smooth_images(16, size=size, channels=channels), np.arange(16) % 4

@@ -196,8 +196,12 @@ def convnet(input_shape=(28, 28, 1), widths=(32, 64, 128), convs_per_stage=1, na
 
 
 def get(name, input_shape, **kwargs):
-    """Builds a backbone by name: "convnet", "resnet18", "resnet34" or "resnet50"."""
-    check_choice("backbone", name, ["convnet"] + [f"resnet{depth}" for depth in sorted(_BLOCKS)])
+    """Builds a backbone by name: "convnet", "resnet18", "resnet34", "resnet50" or "vit" (`kssl.backbones.vit`)."""
+    check_choice("backbone", name, ["convnet", "vit"] + [f"resnet{depth}" for depth in sorted(_BLOCKS)])
     if name == "convnet":
         return convnet(input_shape, **kwargs)
+    if name == "vit":
+        from kssl.backbones.vit import vit
+
+        return vit(input_shape, **kwargs)
     return resnet(int(name[6:]), input_shape, **kwargs)

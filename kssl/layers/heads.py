@@ -155,3 +155,77 @@ class ConvDecoder(keras.layers.Layer):
             "widths": self.widths,
             "activation": self.activation,
         }
+
+
+@keras.saving.register_keras_serializable(package="kssl")
+class DINOHead(keras.layers.Layer):
+    """DINO's projection head (Caron et al., 2021): an MLP (Dense -> GELU) x (L - 1) -> Dense to a
+    bottleneck, L2-normalised, then a weight-normalised linear layer without bias to K outputs, its weight
+    norm fixed to 1 (the paper's `norm_last_layer`): each output's weight vector is used divided by its norm.
+
+    `call(x, freeze_last_layer=...)`: while it is true (a Python bool or a tensor, e.g. "in the first
+    epoch"), no gradient reaches the last layer, as the paper's `cancel_gradients_last_layer`. Only the
+    direction of each weight vector counts, so weight decay (a uniform shrink) does not move a frozen layer.
+
+    Args:
+        hidden_dim: width of the hidden layers (2048 in the paper).
+        bottleneck_dim: size of the normalised bottleneck (256).
+        output_dim: K, the number of outputs ("prototypes"; 65536).
+        num_layers: Dense layers before the last one (3).
+        batch_norm: batch norm after each hidden Dense (off in the paper's ViT setting; synchronised).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> head = kssl.heads.DINOHead(hidden_dim=32, bottleneck_dim=8, output_dim=100)
+    >>> tuple(head(np.zeros((4, 16), "float32")).shape)
+    (4, 100)
+    """
+
+    def __init__(self, hidden_dim=2048, bottleneck_dim=256, output_dim=65536, num_layers=3, batch_norm=False, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
+        self.bottleneck_dim = check_positive_int("bottleneck_dim", bottleneck_dim)
+        self.output_dim = check_positive_int("output_dim", output_dim)
+        self.num_layers, self.batch_norm = check_positive_int("num_layers", num_layers), bool(batch_norm)
+        self.blocks = []
+        for _ in range(num_layers - 1):
+            self.blocks.append(keras.layers.Dense(hidden_dim))
+            if batch_norm:
+                self.blocks.append(keras.layers.BatchNormalization(synchronized=True))
+            self.blocks.append(keras.layers.Activation("gelu"))
+        self.blocks.append(keras.layers.Dense(bottleneck_dim))
+
+    def build(self, input_shape):
+        for block in self.blocks:
+            block.build(input_shape)
+            input_shape = block.compute_output_shape(input_shape)
+        self.last_layer = self.add_weight(shape=(self.bottleneck_dim, self.output_dim), name="last_layer",
+                                          initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+        self.built = True
+
+    def last_layer_weights(self):
+        """The last layer as used: each output's weight vector divided by its norm."""
+        return keras.ops.normalize(self.last_layer, axis=0)
+
+    def call(self, x, training=False, freeze_last_layer=False):
+        for block in self.blocks:
+            x = block(x, training=training)
+        x = keras.ops.normalize(x, axis=-1)
+        weights = keras.ops.cast(self.last_layer_weights(), x.dtype)
+        if freeze_last_layer is not False:
+            frozen = keras.ops.cast(freeze_last_layer, x.dtype)
+            weights = frozen * keras.ops.stop_gradient(weights) + (1.0 - frozen) * weights
+        return keras.ops.matmul(x, weights)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.output_dim,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden_dim": self.hidden_dim,
+            "bottleneck_dim": self.bottleneck_dim,
+            "output_dim": self.output_dim,
+            "num_layers": self.num_layers,
+            "batch_norm": self.batch_norm,
+        }

@@ -8,9 +8,11 @@ from kssl.methods.byol import BYOL
 from kssl.methods.colorization import Colorization
 from kssl.methods.cpc import CPC, CPCAudio
 from kssl.methods.denoising import DenoisingAutoencoder
+from kssl.methods.dino import DINO
 from kssl.methods.exemplar import Exemplar
 from kssl.methods.inpainting import ContextEncoder
 from kssl.methods.jigsaw import Jigsaw
+from kssl.methods.mae import MAE
 from kssl.methods.moco import MoCo
 from kssl.methods.moco_v3 import MoCoV3
 from kssl.methods.nnclr import NNCLR

@@ -49,6 +49,9 @@ IMAGE_BUDGET = {"epochs": 2, "batch_size": 128, "learning_rate": 2e-3, "weight_d
 IMAGE_OPTIONS = {"backbone": "convnet", "widths": (32, 64, 128), "convs_per_stage": 1, "width": 64,
                  "crop_scale_min": 0.25}
 
+# The ViT of `--backbone vit` (kssl.backbones.vit): 4x4 patches, 7x7 tokens on Fashion-MNIST.
+VIT_OPTIONS = {"patch_size": 4, "vit_dim": 128, "vit_depth": 4, "vit_heads": 4, "vit_pooling": "cls"}
+
 # Tiny, offline datasets for tests and smoke runs (generated here, deterministic).
 SYNTHETIC_DATASETS = {"synthetic": "images", "synthetic_rgb": "colour_images", "synthetic_text": "text",
                       "tones": "speech"}
@@ -245,6 +248,10 @@ def image_encoder(shape, options, name="convnet"):
     if options["backbone"] == "convnet":
         return backbones.convnet(shape, widths=[int(w) for w in options["widths"]],
                                  convs_per_stage=options["convs_per_stage"], name=name)
+    if options["backbone"] == "vit":  # `--backbone vit` works for every image method; VIT_OPTIONS unless given
+        o = {**VIT_OPTIONS, **options}
+        return backbones.vit(shape, patch_size=o["patch_size"], hidden_dim=o["vit_dim"], depth=o["vit_depth"],
+                             num_heads=o["vit_heads"], pooling=o["vit_pooling"], name="vit")
     return backbones.get(options["backbone"], shape, width=options["width"])
 
 
@@ -491,6 +498,34 @@ def _pirl_batches(model, data, o, batch_size, seed):
     return indexed_batches(data.train, batch_size, seed=seed, memory_bank_size=model.memory_bank_size)
 
 
+def _dino(encoder, data, o, batch_size, seed):
+    import kssl
+
+    shape = data.image_shape
+    crops = kssl.augment.multi_crop_views(
+        shape[0], o["small_size"], num_small=o["num_small"], channels=shape[-1],
+        large_scale=(o["crop_scale_min"], 1.0), small_scale=(0.08, o["small_scale_max"]),
+        grayscale_policy="brightness_contrast" if shape[-1] == 1 else None, blur_prob=0.0, seed=seed,
+    )
+    return kssl.methods.DINO(encoder, augment=crops, **_take(
+        o, "output_dim", "hidden_dim", "bottleneck_dim", "student_temperature", "teacher_temperature",
+        "warmup_teacher_temperature", "warmup_teacher_epochs", "center_momentum", "momentum_base",
+        "freeze_last_layer_epochs"))
+
+
+# ---- masked image modelling -----------------------------------------------------------------------
+def _mae(encoder, data, o, batch_size, seed):
+    import keras
+
+    import kssl
+
+    height, width = data.image_shape[:2]
+    augment = keras.Sequential([kssl.augment.RandomResizedCrop(height, width, scale=(o["crop_scale_min"], 1.0), seed=seed),
+                                keras.layers.RandomFlip("horizontal", seed=seed)], name="mae_view")
+    return kssl.methods.MAE(encoder, augment=augment, seed=seed,
+                            **_take(o, "mask_ratio", "decoder_dim", "decoder_depth", "decoder_heads", "norm_pix_loss"))
+
+
 # ---- predictive coding ----------------------------------------------------------------------------
 def _cpc(encoder, data, o, batch_size, seed):
     return _methods().CPC(encoder, image_shape=data.image_shape,
@@ -705,6 +740,14 @@ _image("split_brain", "SplitBrain", "Split-brain autoencoder", _split_brain,
 _image("swav", "SwAV", "SwAV (2x28 + 2x14 multi-crop)", _swav,
        {"num_prototypes": 100, "projection_dim": 64, "num_small": 2, "small_size": 14, "small_scale_max": 0.25,
         "temperature": 0.1, "epsilon": 0.05, "queue_size": 0}, _FM("swav"))
+_image("dino", "DINO", "DINO (2x28 + 2x16 multi-crop)", _dino,
+       {"output_dim": 1024, "hidden_dim": 256, "bottleneck_dim": 64, "num_small": 2, "small_size": 16,
+        "small_scale_max": 0.25, "student_temperature": 0.1, "teacher_temperature": 0.07,
+        "warmup_teacher_temperature": 0.04, "warmup_teacher_epochs": 1.0, "center_momentum": 0.9,
+        "momentum_base": 0.99, "freeze_last_layer_epochs": 1.0}, _FM("dino"))
+_image("mae", "MAE", "MAE (ViT, 75 % of 4x4 patches masked)", _mae,
+       {"backbone": "vit", **VIT_OPTIONS, "crop_scale_min": 0.2, "mask_ratio": 0.75, "decoder_dim": 64,
+        "decoder_depth": 2, "decoder_heads": 4, "norm_pix_loss": True}, _FM("mae"))
 _image("pirl", "PIRL", "PIRL (jigsaw invariance, memory bank)", _pirl,
        {"projection_dim": 128, "num_negatives": 4096, "temperature": 0.07, "jigsaw_weight": 0.5, "memory_momentum": 0.5,
         "tile_size": 8, "gap": 1}, _FM("pirl"), batches=_pirl_batches)

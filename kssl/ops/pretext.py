@@ -358,3 +358,40 @@ def whole_image_encoder(encoder, image_shape, scale=1):
     inputs = keras.Input(image_shape)
     x = keras.layers.Resizing(*size)(inputs) if scale != 1 else inputs
     return keras.Model(inputs, inner(x))
+
+
+# ---- patches (MAE) ------------------------------------------------------------------------------------
+def patchify(images, patch_size):
+    """`(batch, H, W, C)` images -> `(batch, (H/p) (W/p), p * p * C)` non-overlapping p x p patches, patches
+    in row-major order (a ViT's token order) and each patch's pixels as (row, column, channel), as MAE's
+    `patchify`.
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    >>> kssl.pretext.patchify(x, 2)[0, 1].numpy().tolist()   # the top-right patch
+    [2.0, 3.0, 6.0, 7.0]
+    """
+    p = check_positive_int("patch_size", patch_size)
+    _, height, width, channels = images.shape
+    if height % p or width % p:
+        raise ValueError(f"`patch_size` {p} must divide the images' height and width ({height}, {width}).")
+    x = ops.reshape(images, (-1, height // p, p, width // p, p, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, (height // p) * (width // p), p * p * channels))
+
+
+def unpatchify(patches, image_shape):
+    """The inverse of `patchify`: `(batch, N, p * p * C)` -> `(batch, H, W, C)` for `image_shape` (H, W, C).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> x = np.random.rand(2, 8, 12, 3).astype("float32")
+    >>> bool(np.array_equal(kssl.pretext.unpatchify(kssl.pretext.patchify(x, 4), (8, 12, 3)), x))
+    True
+    """
+    height, width, channels = image_shape
+    p = int(round(math.sqrt(patches.shape[-1] // channels)))
+    x = ops.reshape(patches, (-1, height // p, width // p, p, p, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, height, width, channels))
