@@ -11,19 +11,9 @@ not 65536); teacher temperature 0.04 -> 0.07 over the first epoch, the head's la
 teacher momentum 0.99 -> 1 (cosine), centre momentum 0.9.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("dino")  # --output_dim 1024, --num_small 2, --small_size 16, ... (the registry recipe)
-
-
-def main(argv):
-    del argv
-    common.main("dino", title="DINO", run_extra=lambda run, options: {
-        "output_dim": FLAGS.output_dim, "num_small": FLAGS.num_small, "backbone": FLAGS.backbone})
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("dino", title="DINO", run_extra=lambda run, options: {  # --output_dim 1024, --num_small 2, ...
+        "output_dim": common.FLAGS.output_dim, "num_small": common.FLAGS.num_small,
+        "backbone": common.FLAGS.backbone})

@@ -9,19 +9,8 @@ weakly with a linear classifier (the paper fine-tunes): `kssl.eval.finetune` giv
 Writes OUT/grid.png: masked inputs, images, reconstructions of 8 test images.
 """
 
-from absl import app
-
 import common
 
-FLAGS = common.FLAGS
-common.define_flags("mae")  # --mask_ratio 0.75, --decoder_dim 64, --decoder_depth 2, --vit_dim 128, ... (the recipe)
-
-
-def main(argv):
-    del argv
-    common.main("mae", title="MAE", grid=True, run_extra=lambda run, options: {
-        "mask_ratio": FLAGS.mask_ratio, "encoder_parameters": run.model.encoder.count_params()})
-
-
 if __name__ == "__main__":
-    app.run(main)
+    common.run("mae", title="MAE", grid=True, run_extra=lambda run, options: {  # --mask_ratio 0.75, ...
+        "mask_ratio": common.FLAGS.mask_ratio, "encoder_parameters": run.model.encoder.count_params()})
