@@ -21,7 +21,7 @@ from kssl.checks import check_non_negative, check_positive, check_positive_int, 
 from kssl.core import ImageModel
 from kssl.layers.heads import DINOHead
 from kssl.layers.momentum import CosineMomentumSchedule, momentum_copy, momentum_pairs, momentum_update
-from kssl.ops.pretext import encode_at_any_size
+from kssl.ops.pretext import encode_at_any_size, group_by_size
 
 
 class _SetStepsPerEpoch(keras.callbacks.Callback):
@@ -152,7 +152,7 @@ class DINO(CosineMomentumSchedule, ImageModel):
         views = self.views(x, self.num_views)
         frozen = self.last_layer_frozen_at(self._step()) if training and self.freeze_last_layer_epochs else False
         student = []
-        for group in _by_size(views):  # one encoder pass per resolution
+        for group in group_by_size(views):  # one encoder pass per resolution
             features = encode_at_any_size(self.encoder, ops.concatenate(group, axis=0), training=training)
             student.extend(ops.split(self.head(features, training=training, freeze_last_layer=frozen), len(group)))
         both = ops.concatenate(views[:2], axis=0)  # the teacher sees the 2 global views only
@@ -193,13 +193,3 @@ class DINO(CosineMomentumSchedule, ImageModel):
             "steps_per_epoch": self.steps_per_epoch,
         }
 
-
-def _by_size(views):
-    """Consecutive views of the same size, grouped (one encoder pass each)."""
-    groups = []
-    for view in views:
-        if groups and tuple(groups[-1][0].shape[1:]) == tuple(view.shape[1:]):
-            groups[-1].append(view)
-        else:
-            groups.append([view])
-    return groups

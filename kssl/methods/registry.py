@@ -472,18 +472,22 @@ def _exemplar_batches(model, data, o, batch_size, seed):
     return kssl.datasets.Split(seeds[ids], ids).labelled(batch_size, shuffle=True, seed=seed, drop_remainder=True)
 
 
-# ---- clustering -----------------------------------------------------------------------------------
-def _swav(encoder, data, o, batch_size, seed):
+def _multi_crop(data, o, seed):
+    """The multi-crop views of SwAV and DINO: 2 large crops and `num_small` small ones."""
     import kssl
 
     shape = data.image_shape
-    crops = kssl.augment.multi_crop_views(
+    return kssl.augment.multi_crop_views(
         shape[0], o["small_size"], num_small=o["num_small"], channels=shape[-1],
         large_scale=(o["crop_scale_min"], 1.0), small_scale=(0.08, o["small_scale_max"]),
         grayscale_policy="brightness_contrast" if shape[-1] == 1 else None, blur_prob=0.0, seed=seed,
     )
-    return kssl.methods.SwAV(encoder, augment=crops, queue_size=_trim(o["queue_size"], batch_size),
-                             **_take(o, "num_prototypes", "projection_dim", "temperature", "epsilon"))
+
+
+# ---- clustering -----------------------------------------------------------------------------------
+def _swav(encoder, data, o, batch_size, seed):
+    return _methods().SwAV(encoder, augment=_multi_crop(data, o, seed), queue_size=_trim(o["queue_size"], batch_size),
+                           **_take(o, "num_prototypes", "projection_dim", "temperature", "epsilon"))
 
 
 def _pirl(encoder, data, o, batch_size, seed):
@@ -499,15 +503,7 @@ def _pirl_batches(model, data, o, batch_size, seed):
 
 
 def _dino(encoder, data, o, batch_size, seed):
-    import kssl
-
-    shape = data.image_shape
-    crops = kssl.augment.multi_crop_views(
-        shape[0], o["small_size"], num_small=o["num_small"], channels=shape[-1],
-        large_scale=(o["crop_scale_min"], 1.0), small_scale=(0.08, o["small_scale_max"]),
-        grayscale_policy="brightness_contrast" if shape[-1] == 1 else None, blur_prob=0.0, seed=seed,
-    )
-    return kssl.methods.DINO(encoder, augment=crops, **_take(
+    return _methods().DINO(encoder, augment=_multi_crop(data, o, seed), **_take(
         o, "output_dim", "hidden_dim", "bottleneck_dim", "student_temperature", "teacher_temperature",
         "warmup_teacher_temperature", "warmup_teacher_epochs", "center_momentum", "momentum_base",
         "freeze_last_layer_epochs"))

@@ -20,7 +20,7 @@ from kssl.core import ImageModel
 from kssl.layers.heads import ProjectionHead
 from kssl.layers.memory import Queue
 from kssl.ops import clustering
-from kssl.ops.pretext import encode_at_any_size
+from kssl.ops.pretext import encode_at_any_size, group_by_size
 from kssl.training import distribute
 
 
@@ -113,15 +113,8 @@ class SwAV(ImageModel):
 
     def forward(self, x, training=False):
         views = self.views(x, self.num_views)
-        # One encoder pass per resolution (consecutive views of the same size go together).
-        groups = []
-        for view in views:
-            if groups and tuple(groups[-1][0].shape[1:]) == tuple(view.shape[1:]):
-                groups[-1].append(view)
-            else:
-                groups.append([view])
         z = []
-        for group in groups:
+        for group in group_by_size(views):  # one encoder pass per resolution
             features = encode_at_any_size(self.encoder, ops.concatenate(group, axis=0), training=training)
             projected = ops.normalize(self.head(features, training=training), axis=-1)
             z.extend(ops.split(projected, len(group), axis=0))

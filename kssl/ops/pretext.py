@@ -297,6 +297,25 @@ def encode_at_any_size(encoder, images, training=False):
     return encoder.call(images, training=training)
 
 
+def group_by_size(views):
+    """Consecutive views of the same size, grouped, so that a multi-crop method (SwAV, DINO) runs one
+    encoder pass per resolution over the concatenated group.
+
+    Example:
+    >>> import numpy as np
+    >>> views = [np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 1)), np.zeros((2, 4, 4, 1))]
+    >>> [len(group) for group in group_by_size(views)]
+    [2, 1]
+    """
+    groups = []
+    for view in views:
+        if groups and tuple(groups[-1][0].shape[1:]) == tuple(view.shape[1:]):
+            groups[-1].append(view)
+        else:
+            groups.append([view])
+    return groups
+
+
 def check_tile_encoder(encoder, tile_size, name, tile_name="tile_size"):
     """Refuses an `encoder` that cannot encode `tile_size` x `tile_size` tiles into `(batch, features)`:
     it must be built for that size, for `(None, None, channels)`, or be fully convolutional with global

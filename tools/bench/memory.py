@@ -18,10 +18,10 @@ minus the memory in use before the steps (weights, optimizer slots, the queue): 
 
 import json
 import os
-import subprocess
-import sys
 
 from absl import app, flags
+
+from timing import measure_in_process
 
 flags.DEFINE_string("measure", None, "Internal: 'method,batch,queue' to measure in this process.")
 flags.DEFINE_integer("steps", 3, "Measured steps per configuration.")
@@ -60,13 +60,8 @@ def measure(method, batch, queue):
 
 
 def run(method, batch, queue=0):
-    result = subprocess.run(
-        [sys.executable, __file__, f"--measure={method},{batch},{queue}", f"--steps={FLAGS.steps}"],
-        capture_output=True, text=True, check=False, env={**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"},
-    )
-    if result.returncode:
-        raise SystemExit(f"{method} batch {batch} failed:\n{result.stderr[-3000:]}")
-    row = json.loads(result.stdout.strip().splitlines()[-1])
+    row = measure_in_process(__file__, [f"--measure={method},{batch},{queue}", f"--steps={FLAGS.steps}"],
+                             f"{method} batch {batch}")
     negatives = queue if method == "moco" else 2 * batch - 2
     return {"method": method, "batch": batch, "queue": queue, "negatives": negatives, **row}
 

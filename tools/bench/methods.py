@@ -10,7 +10,8 @@ TensorFlow's BFC allocator (TF_CPU_ALLOCATOR_USE_BFC=true: tensor memory is coun
 GPU) reports that method's peak alone. In that process:
   - time: rounds alternate between the method's train step on N images and a supervised step (encoder +
     linear classifier + cross-entropy, AdamW) of the same encoder on the 2N images the two views make
-    (`timing.alternating_step_times`); the ratio of the medians is reported, so machine noise, which
+    (`timing.alternating_step_times`), each round timed between batch ends inside one `fit`
+    (`timing.fit_steps`: fit's own start and end are not steps); the ratio of the medians is reported, so machine noise, which
     hits both alike, mostly cancels (absolute s/step here vary by 20-30% between identical runs);
   - memory: after a warm-up step, the allocator's peak over --memory_steps steps minus the memory in
     use before them (weights, optimizer slots, queues): what one train step needs above the resident
@@ -44,7 +45,7 @@ def measure(name):
     import tensorflow as tf
 
     from kssl.methods import registry
-    from timing import alternating_step_times
+    from timing import alternating_step_times, fit_steps
 
     spec = registry.get(name)
     batch = FLAGS.batch_size or spec.recipe.batch_size
@@ -63,15 +64,15 @@ def measure(name):
     labelled = tf.data.Dataset.from_tensors((np.concatenate([images, images]), rng.integers(0, 10, 2 * batch)))
     labelled = labelled.cache().repeat()
     steps = {
-        "method": lambda count: model.fit(unlabelled, steps_per_epoch=count, epochs=1, verbose=0),
-        "supervised": lambda count: supervised.fit(labelled, steps_per_epoch=count, epochs=1, verbose=0),
+        "method": fit_steps(model, unlabelled),
+        "supervised": fit_steps(supervised, labelled),
     }
     median, times = alternating_step_times(steps, FLAGS.rounds, FLAGS.steps)  # warms both up first
 
     device = "CPU:0"
     tf.config.experimental.reset_memory_stats(device)
     before = tf.config.experimental.get_memory_info(device)["current"]
-    steps["method"](FLAGS.memory_steps)
+    model.fit(unlabelled, steps_per_epoch=FLAGS.memory_steps, epochs=1, verbose=0)
     peak = tf.config.experimental.get_memory_info(device)["peak"]
     return {"method": name, "batch_size": batch, "seconds_per_step": median["method"],
             "supervised_seconds_per_step": median["supervised"], "ratio": median["method"] / median["supervised"],

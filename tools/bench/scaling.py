@@ -18,12 +18,11 @@ The global batch is the same for every row (`--batch_size` source images per ste
 
 import json
 import os
-import subprocess
 import sys
 
 from absl import app, flags
 
-from timing import alternating_step_times
+from timing import alternating_step_times, fit_steps, measure_in_process
 
 flags.DEFINE_list("methods", ["simclr", "moco"], "Methods to time.")
 flags.DEFINE_list("replicas", ["1", "2"], "Replica counts.")
@@ -85,8 +84,8 @@ def measure(method, replicas):
     unlabelled = tf.data.Dataset.from_tensors(images).repeat()
     labelled = tf.data.Dataset.from_tensors((np.concatenate([images, images]), labels)).repeat()
     steps = {
-        method: lambda count: model.fit(unlabelled, steps_per_epoch=count, epochs=1, verbose=0),
-        "encoder": lambda count: baseline.fit(labelled, steps_per_epoch=count, epochs=1, verbose=0),
+        method: fit_steps(model, unlabelled),
+        "encoder": fit_steps(baseline, labelled),
     }
     median, _ = alternating_step_times(steps, FLAGS.rounds, FLAGS.steps)
     return {"device": kind, "seconds_per_step": median}
@@ -97,10 +96,7 @@ def run(method, replicas):
     command += [f"--{name}={FLAGS[name].value}" for name in
                 ("batch_size", "backbone", "image_size", "channels", "mixed_precision", "steps", "rounds")]
     command += ["--jit_compile" if FLAGS.jit_compile else "--nojit_compile"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise SystemExit(f"{method} on {replicas} replica(s) failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return measure_in_process(command[0], command[1:], f"{method} on {replicas} replica(s)", bfc=False)
 
 
 def main(argv):

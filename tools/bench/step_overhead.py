@@ -13,7 +13,7 @@ import os
 
 from absl import app, flags
 
-from timing import alternating_step_times
+from timing import alternating_step_times, fit_steps
 
 flags.DEFINE_integer("batch_size", 256, "N: source images per SimCLR step (2N views).")
 flags.DEFINE_integer("rounds", 5, "Alternating measurement rounds.")
@@ -55,8 +55,8 @@ def main(argv):
     unlabelled = tf.data.Dataset.from_tensors(images).cache().repeat()
     labelled = tf.data.Dataset.from_tensors((doubled, labels)).cache().repeat()
     steps = {
-        "simclr": lambda count: simclr.fit(unlabelled, steps_per_epoch=count, epochs=1, verbose=0),
-        "supervised": lambda count: supervised.fit(labelled, steps_per_epoch=count, epochs=1, verbose=0),
+        "simclr": fit_steps(simclr, unlabelled),
+        "supervised": fit_steps(supervised, labelled),
     }
     median, times = alternating_step_times(steps, FLAGS.rounds, FLAGS.steps)
     ratio = median["simclr"] / median["supervised"]

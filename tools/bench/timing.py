@@ -1,11 +1,35 @@
-"""Shared timing loop of the step benchmarks (step_overhead.py, scaling.py)."""
+"""Shared pieces of the step benchmarks: the alternating timing loop, a measurement in its own process."""
 
 import statistics
 import time
 
 
+def fit_steps(model, dataset):
+    """A function `count -> seconds per train step` that runs `model.fit` for `count + 1` steps of
+    `dataset` and times the last `count` between the ends of batches (a Keras callback).
+
+    Timing the whole `fit` call instead would add fit's start and end (building the epoch iterator,
+    joining its threads, the end-of-epoch callbacks), 0.1-0.7 s on this CPU whatever the model: with 5
+    steps of ~0.1 s per call, that hid the steps themselves and made every method's ratio ~1.00.
+    """
+    import keras
+
+    class _BatchEnds(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append(time.perf_counter())
+
+    def run(count):
+        ends = _BatchEnds()
+        ends.ends = []
+        model.fit(dataset, steps_per_epoch=count + 1, epochs=1, verbose=0, callbacks=[ends])
+        return (ends.ends[-1] - ends.ends[0]) / count
+
+    return run
+
+
 def alternating_step_times(steps, rounds, count):
-    """Median seconds per step of each `steps[name](count)` (a function that runs `count` train steps).
+    """Median seconds per step of each `steps[name](count)`: a function that runs `count` train steps and
+    returns its seconds per step (`fit_steps`).
 
     Each function is warmed up first (tracing, compilation); then `rounds` rounds run them in turn,
     so slow drifts of a noisy machine hit every entry alike. Returns ({name: median}, {name: [per round]}).
@@ -15,7 +39,22 @@ def alternating_step_times(steps, rounds, count):
     times = {name: [] for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
-            start = time.perf_counter()
-            step(count)
-            times[name].append((time.perf_counter() - start) / count)
+            times[name].append(step(count))
     return {name: statistics.median(t) for name, t in times.items()}, times
+
+
+def measure_in_process(script, args, label, bfc=True):
+    """Runs `python script args...` (a benchmark's own `--measure=...` mode) in a fresh process and returns
+    the JSON object on the last line of its stdout. A fresh process per measurement keeps each peak-memory
+    reading to that model alone; `bfc`: TensorFlow's BFC allocator on the CPU, which counts tensor memory
+    as on a GPU. A failure stops the benchmark with `label` and the end of the child's stderr."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"} if bfc else None
+    result = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=False, env=env)
+    if result.returncode:
+        raise SystemExit(f"{label} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

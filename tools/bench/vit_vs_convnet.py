@@ -13,11 +13,10 @@ seconds per step is reported; the machine's load (`os.getloadavg`) is recorded w
 import json
 import os
 import statistics
-import subprocess
-import sys
-import time
 
 from absl import app, flags
+
+from timing import fit_steps, measure_in_process
 
 flags.DEFINE_string("measure", None, "Internal: 'method:backbone' to measure in this process.")
 flags.DEFINE_list("pairs", ["simclr:convnet", "simclr:vit", "dino:convnet", "dino:vit", "mae:vit"],
@@ -52,11 +51,8 @@ def measure(method, backbone):
     model.fit(batches, steps_per_epoch=2, epochs=1, verbose=0)  # warm-up: trace and compile
     tf.config.experimental.reset_memory_stats(device)
     before = tf.config.experimental.get_memory_info(device)["current"]
-    seconds = []
-    for _ in range(FLAGS.rounds):
-        start = time.perf_counter()
-        model.fit(batches, steps_per_epoch=FLAGS.steps, epochs=1, verbose=0)
-        seconds.append((time.perf_counter() - start) / FLAGS.steps)
+    step = fit_steps(model, batches)
+    seconds = [step(FLAGS.steps) for _ in range(FLAGS.rounds)]
     peak = tf.config.experimental.get_memory_info(device)["peak"]
     return {"method": method, "backbone": backbone, "encoder_parameters": int(encoder.count_params()),
             "seconds_per_step": seconds, "median_seconds_per_step": statistics.median(seconds),
@@ -64,14 +60,8 @@ def measure(method, backbone):
 
 
 def run(pair):
-    result = subprocess.run(
-        [sys.executable, __file__, f"--measure={pair}", f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
-         f"--steps={FLAGS.steps}"],
-        capture_output=True, text=True, check=False, env={**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"},
-    )
-    if result.returncode:
-        raise SystemExit(f"{pair} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return measure_in_process(__file__, [f"--measure={pair}", f"--batch_size={FLAGS.batch_size}",
+                                         f"--rounds={FLAGS.rounds}", f"--steps={FLAGS.steps}"], pair)
 
 
 def main(argv):
