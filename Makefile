@@ -8,6 +8,9 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CLIPART := /usr/share/openclipart/png
 DEMO_EPOCHS ?= 2
 PYTEST_ARGS ?=
+# Two pytest workers (pytest-xdist): the suite is mostly single-threaded tracing and Python, so the 2 cores
+# halve its time (measured: 1409 s serial, 767 s with -n 2, same 866+ tests).
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test run-tests install data data-colour data-audio data-text clean
 
@@ -53,7 +56,7 @@ test: install
 
 # pytest exits 5 when it collects no test: that fails the target (and CI) like any other failure.
 run-tests:
-	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; fi; exit $$rc
 
 clean:

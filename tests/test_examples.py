@@ -40,7 +40,38 @@ def test_every_image_method_of_the_registry_has_its_example():
         assert spec.example and os.path.exists(os.path.join(ROOT, spec.example)), spec.name
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[os.path.basename(p) for p in EXAMPLES])
+def thin_example(path):
+    """The registry name an example only passes to `common.run(NAME, title=...)` (the whole script, besides
+    its docstring and `import common`), or None when the example has code of its own."""
+    import ast
+
+    with open(path, encoding="utf-8") as f:
+        body = ast.parse(f.read()).body
+    if len(body) != 3 or not isinstance(body[1], ast.Import) or not isinstance(body[2], ast.If):
+        return None
+    block = body[2].body
+    call = block[0].value if len(block) == 1 and isinstance(block[0], ast.Expr) else None
+    if not (isinstance(call, ast.Call) and ast.unparse(call.func) == "common.run" and len(call.args) == 1
+            and isinstance(call.args[0], ast.Constant) and {k.arg for k in call.keywords} <= {"title"}):
+        return None
+    return call.args[0].value
+
+
+# A thin example is one call of `common.run` with its registry name: running one of them (byol) tests that
+# path end to end; each method's own training is run by tests/test_registry.py's registry loop.
+THIN = {os.path.basename(p): thin_example(p) for p in EXAMPLES if thin_example(p)}
+RUN = [p for p in EXAMPLES if os.path.basename(p) not in THIN or os.path.basename(p) == "byol_fashion_mnist.py"]
+
+
+def test_thin_examples_are_their_registry_recipe():
+    from kssl.methods import registry
+
+    assert len(THIN) >= 5 and "byol_fashion_mnist.py" in THIN  # the convention holds and byol represents it
+    for name, method in THIN.items():
+        assert registry.get(method).example == f"examples/{name}", (name, method)
+
+
+@pytest.mark.parametrize("path", RUN, ids=[os.path.basename(p) for p in RUN])
 def test_example_runs_on_tiny_data(path, tmp_path):
     import kssl
 
