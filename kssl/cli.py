@@ -304,12 +304,11 @@ def _zoo(args):
 def _add_method_parser(methods, spec, registry):
     r = spec.recipe
     datasets = registry.datasets_for(spec)
-    summary = (f"{spec.title} ({spec.class_name}; {spec.data.replace('_', ' ')}); defaults: --dataset {spec.dataset} "
+    title = spec.title.replace("%", "%%")  # argparse %-formats help: a title's "75 %" is not a directive
+    summary = (f"{title} ({spec.class_name}; {spec.data.replace('_', ' ')}); defaults: --dataset {spec.dataset} "
                f"--epochs {r.epochs} --batch_size {r.batch_size} --learning_rate {r.learning_rate:g}")
-    # argparse %-formats help strings: a title's "75 %" must not read as a format directive.
-    summary = summary.replace("%", "%%")
     p = methods.add_parser(spec.name, help=summary,
-                           description=f"Pretrain {spec.title.replace('%', '%%')} with its registry recipe, then save a preset in --out.",
+                           description=f"Pretrain {title} with its registry recipe, then save a preset in --out.",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", required=True,
                    help="run directory: the preset, run.json and backup/ (docs/runs.md); a rerun with the same flags "

@@ -21,10 +21,10 @@ Multi-crop and patch methods make more than two views; their supervised referenc
 
 import json
 import os
-import subprocess
-import sys
 
 from absl import app, flags
+
+from timing import measure_in_process
 
 DEFAULT_METHODS = ["simclr", "moco", "moco_v3", "nnclr", "byol", "simsiam", "barlow_twins", "vicreg"]
 
@@ -45,7 +45,7 @@ def measure(name):
     import tensorflow as tf
 
     from kssl.methods import registry
-    from timing import alternating_step_times, fit_steps
+    from timing import alternating_step_times, fit_steps, supervised_steps
 
     spec = registry.get(name)
     batch = FLAGS.batch_size or spec.recipe.batch_size
@@ -54,18 +54,13 @@ def measure(name):
     model, _ = registry.build(spec, data, spec.options, batch)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3))
     encoder = (spec.encoder or registry.default_encoder)(data, spec.options)
-    supervised = keras.Sequential([encoder, keras.layers.Dense(10)])
-    supervised.compile(optimizer=keras.optimizers.AdamW(1e-3),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     rng = np.random.default_rng(0)
     images = rng.random((batch, *data.data.train.images.shape[1:])).astype("float32")
     unlabelled = tf.data.Dataset.from_tensors(images).cache().repeat()
-    labelled = tf.data.Dataset.from_tensors((np.concatenate([images, images]), rng.integers(0, 10, 2 * batch)))
-    labelled = labelled.cache().repeat()
     steps = {
         "method": fit_steps(model, unlabelled),
-        "supervised": fit_steps(supervised, labelled),
+        "supervised": supervised_steps(encoder, images, rng.integers(0, 10, 2 * batch)),
     }
     median, times = alternating_step_times(steps, FLAGS.rounds, FLAGS.steps)  # warms both up first
 
@@ -81,14 +76,9 @@ def measure(name):
 
 
 def run(name):
-    result = subprocess.run(
-        [sys.executable, __file__, f"--measure={name}", f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
-         f"--steps={FLAGS.steps}", f"--memory_steps={FLAGS.memory_steps}"],
-        capture_output=True, text=True, check=False, env={**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"},
-    )
-    if result.returncode:
-        raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return measure_in_process(__file__, [f"--measure={name}", f"--batch_size={FLAGS.batch_size}",
+                                         f"--rounds={FLAGS.rounds}", f"--steps={FLAGS.steps}",
+                                         f"--memory_steps={FLAGS.memory_steps}"], name)
 
 
 def main(argv):

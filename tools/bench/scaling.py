@@ -18,11 +18,10 @@ The global batch is the same for every row (`--batch_size` source images per ste
 
 import json
 import os
-import sys
 
 from absl import app, flags
 
-from timing import alternating_step_times, fit_steps, measure_in_process
+from timing import alternating_step_times, fit_steps, measure_in_process, supervised_steps
 
 flags.DEFINE_list("methods", ["simclr", "moco"], "Methods to time.")
 flags.DEFINE_list("replicas", ["1", "2"], "Replica counts.")
@@ -78,25 +77,23 @@ def measure(method, replicas):
         else:
             model = kssl.methods.get(method)(encoder, augment=augment)
         model.compile(optimizer=keras.optimizers.AdamW(1e-3), jit_compile=FLAGS.jit_compile)
-        baseline = keras.Sequential([kssl.backbones.get(FLAGS.backbone, shape), keras.layers.Dense(10, dtype="float32")])
-        baseline.compile(optimizer=keras.optimizers.AdamW(1e-3), jit_compile=FLAGS.jit_compile,
-                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        encoder_step = supervised_steps(kssl.backbones.get(FLAGS.backbone, shape), images, labels,
+                                        jit_compile=FLAGS.jit_compile)
     unlabelled = tf.data.Dataset.from_tensors(images).repeat()
-    labelled = tf.data.Dataset.from_tensors((np.concatenate([images, images]), labels)).repeat()
     steps = {
         method: fit_steps(model, unlabelled),
-        "encoder": fit_steps(baseline, labelled),
+        "encoder": encoder_step,
     }
     median, _ = alternating_step_times(steps, FLAGS.rounds, FLAGS.steps)
     return {"device": kind, "seconds_per_step": median}
 
 
 def run(method, replicas):
-    command = [sys.executable, os.path.abspath(__file__), f"--measure={method},{replicas}"]
-    command += [f"--{name}={FLAGS[name].value}" for name in
-                ("batch_size", "backbone", "image_size", "channels", "mixed_precision", "steps", "rounds")]
-    command += ["--jit_compile" if FLAGS.jit_compile else "--nojit_compile"]
-    return measure_in_process(command[0], command[1:], f"{method} on {replicas} replica(s)", bfc=False)
+    args = [f"--measure={method},{replicas}"]
+    args += [f"--{name}={FLAGS[name].value}" for name in
+             ("batch_size", "backbone", "image_size", "channels", "mixed_precision", "steps", "rounds")]
+    args += ["--jit_compile" if FLAGS.jit_compile else "--nojit_compile"]
+    return measure_in_process(os.path.abspath(__file__), args, f"{method} on {replicas} replica(s)", bfc=False)
 
 
 def main(argv):
