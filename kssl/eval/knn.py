@@ -15,15 +15,18 @@ def knn_predict(train_features, train_labels, test_features, k=200, temperature=
         raise ValueError(f"`temperature` must be > 0; got {temperature!r}.")
     k = min(k, len(train_features))
     num_classes = num_classes or int(train_labels.max()) + 1
-    train_n, test_n = unit_rows(train_features), unit_rows(test_features)
+    import tensorflow as tf  # top_k and the one-hot vote run multi-threaded (numpy's argpartition does not)
+
+    train_n = tf.constant(unit_rows(np.asarray(train_features, "float32")))
+    test_n = unit_rows(np.asarray(test_features, "float32"))
+    labels = tf.one_hot(np.asarray(train_labels), num_classes, dtype="float32")
     predictions = []
     for start in range(0, len(test_n), chunk):
-        sims = test_n[start : start + chunk] @ train_n.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        weights = np.exp(np.take_along_axis(sims, top, axis=1) / temperature)
-        votes = np.zeros((len(sims), num_classes))
-        np.add.at(votes, (np.arange(len(sims))[:, None], train_labels[top]), weights)
-        predictions.append(votes.argmax(axis=1))
+        sims = tf.matmul(test_n[start : start + chunk], train_n, transpose_b=True)
+        top, index = tf.math.top_k(sims, k)
+        weights = tf.exp(top / temperature)
+        votes = tf.einsum("nk,nkc->nc", weights, tf.gather(labels, index))
+        predictions.append(tf.argmax(votes, axis=1).numpy())
     return np.concatenate(predictions)
 
 
