@@ -216,6 +216,18 @@ def test_pirl_loss_mixes_the_two_terms_with_lambda():
     np.testing.assert_allclose(float(model.ssl_loss(outputs, index)), 0.25 * jigsaw + 0.75 * image, rtol=1e-5)
 
 
+def test_pirl_memory_bank_starts_from_the_initial_networks_features():
+    keras.utils.set_random_seed(0)
+    model = tiny_pirl()
+    images = smooth_images(20)
+    model.initialize_memory_bank(images, batch_size=8)  # three batches, the last one short
+    f = np.asarray(model.image_head(model.encoder(images, training=False)))
+    expected = f / np.linalg.norm(f, axis=1, keepdims=True)
+    np.testing.assert_allclose(model.memory_bank.bank.numpy(), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="one image per memory entry \\(20\\); got 12"):
+        model.initialize_memory_bank(images[:12])
+
+
 def test_pirl_trains_on_indexed_batches():
     model = tiny_pirl(augment=FlipLeftRight())
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)

@@ -151,6 +151,23 @@ class MemoryBank(_State):
         index = keras.random.randint((count,), 0, self.size, seed=seed)
         return self.lookup(index)
 
+    def fill(self, features):
+        """Sets every entry to `features` `(size, dim)`, L2-normalised: a bank that starts from real
+        features (e.g. PIRL's `initialize_memory_bank`) instead of random vectors.
+
+        Example:
+        >>> import numpy as np, kssl
+        >>> bank = kssl.layers.memory.MemoryBank(size=2, dim=2)
+        >>> bank.fill(np.array([[3.0, 4.0], [0.0, 2.0]], "float32"))
+        >>> [[round(float(v), 4) for v in row] for row in bank.bank.numpy()]
+        [[0.6, 0.8], [0.0, 1.0]]
+        """
+        features = ops.convert_to_tensor(features)
+        if tuple(features.shape) != (self.size, self.dim):
+            raise ValueError(f"`features` must have shape (memory_bank_size, projection_dim) = ({self.size}, {self.dim}); "
+                             f"got {tuple(features.shape)}.")
+        self.bank.assign(ops.normalize(ops.cast(features, self.bank.dtype), axis=-1))
+
     def update(self, index, features):
         """The momentum update above for each (index, features) pair, `(G,)` and `(G, dim)`: the GLOBAL
         batch's (gathered across replicas)."""

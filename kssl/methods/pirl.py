@@ -1,6 +1,7 @@
 """PIRL: pretext-invariant representation learning (Misra & van der Maaten, 2020).
 
-    memory bank  m_1..m_N, one per training image, moving averages of f(v_I)   (no gradient)
+    memory bank  m_1..m_N, one per training image, moving averages of f(v_I)   (no gradient);
+                 start: random unit vectors, or f(I) of the initial network (`initialize_memory_bank`)
     for a minibatch of images I with dataset indices i:
         image       f(v_I)  = normalize(W_f enc(I))                      (enc: the encoder; transfers)
         jigsaw      I^t     = 3x3 tiles of I in a random order (kssl.pretext, as in kssl.methods.Jigsaw)
@@ -155,6 +156,29 @@ class PIRL(ImageModel):
         projected = ops.reshape(self.tile_head(tile_features), (-1, self.grid**2 * self.projection_dim))
         g = self.jigsaw_head(projected)
         return {"f": ops.normalize(f, axis=-1), "g": ops.normalize(g, axis=-1)}
+
+    def initialize_memory_bank(self, images, batch_size=1024):
+        """Sets memory entry i to f(image i) of the current (initial) network, unaugmented.
+
+        With random entries, the first epoch learns against random targets: each image's entry is
+        written only when the image comes round, once per epoch, so at a budget of a few epochs much of
+        the training pulls features towards noise (README measured PIRL below its random init that way).
+        Started from the initial network's features, the entries already tell images apart from the
+        first step. Call it before `fit` (a resumed run then restores its saved bank over it).
+
+        Args:
+            images: every training image, in dataset-index order: a `kssl.datasets.Split` or an array
+                `(memory_bank_size, height, width, channels)` (uint8 is divided by 255).
+            batch_size: images encoded at a time.
+        """
+        from kssl.eval.features import extract
+
+        features = extract(self.encoder, images, batch_size)
+        if len(features) != self.memory_bank_size:
+            raise ValueError(f"`images` must hold one image per memory entry ({self.memory_bank_size}); got "
+                             f"{len(features)}.")
+        projected = [self.image_head(features[i : i + batch_size]) for i in range(0, len(features), batch_size)]
+        self.memory_bank.fill(ops.concatenate(projected, axis=0))
 
     def negatives(self):
         """`num_negatives` memory-bank entries drawn uniformly at random."""

@@ -491,6 +491,7 @@ def _swav(encoder, data, o, batch_size, seed):
 
 
 def _pirl(encoder, data, o, batch_size, seed):
+    check_choice("memory_init", o["memory_init"], ("random", "encoder"))
     return _methods().PIRL(encoder, memory_bank_size=len(data.train), num_negatives=min(o["num_negatives"], len(data.train)),
                            jitter=0, augment=views(data, o, seed), seed=seed,
                            **_take(o, "projection_dim", "temperature", "jigsaw_weight", "memory_momentum", "tile_size", "gap"))
@@ -499,6 +500,8 @@ def _pirl(encoder, data, o, batch_size, seed):
 def _pirl_batches(model, data, o, batch_size, seed):
     from kssl.methods.pirl import indexed_batches
 
+    if o["memory_init"] == "encoder":  # before fit: a resumed run restores its own bank over this one
+        model.initialize_memory_bank(data.train)
     return indexed_batches(data.train, batch_size, seed=seed, memory_bank_size=model.memory_bank_size)
 
 
@@ -746,7 +749,7 @@ _image("mae", "MAE", "MAE (ViT, 75 % of 4x4 patches masked)", _mae,
         "decoder_depth": 2, "decoder_heads": 4, "norm_pix_loss": True}, _FM("mae"))
 _image("pirl", "PIRL", "PIRL (jigsaw invariance, memory bank)", _pirl,
        {"projection_dim": 128, "num_negatives": 4096, "temperature": 0.07, "jigsaw_weight": 0.5, "memory_momentum": 0.5,
-        "tile_size": 8, "gap": 1}, _FM("pirl"), batches=_pirl_batches)
+        "tile_size": 8, "gap": 1, "memory_init": "encoder"}, _FM("pirl"), batches=_pirl_batches)
 _image("cpc", "CPC", "CPC (6x6 patch rows)", _cpc,
        {"patch_size": 8, "patch_stride": 4, "prediction_steps": 3, "context_dim": 128, "context_layers": 2},
        "examples/cpc_images.py", encoder=_tile_encoder("patch_size"), transfer=lambda model, data, o: model.image_encoder(),
