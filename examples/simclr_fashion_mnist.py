@@ -1,6 +1,6 @@
 """SimCLR on Fashion-MNIST, end to end: pretrain with model.fit, evaluate, save and reload the preset.
 
-    python examples/simclr_fashion_mnist.py --epochs 2 --raw_pixels --out out/demo     # what `make demo` runs
+    python examples/simclr_fashion_mnist.py --epochs 2 --widths 32,64,256 --out out/demo   # what `make demo` runs
 
 Prints one table (linear probe and kNN accuracy on the test set) for raw pixels, the same encoder at
 its random initialisation, and the SimCLR encoder; writes it to OUT/results.json; saves the preset

@@ -85,7 +85,8 @@ def test_train_zoo_entries_come_from_the_registry():
         assert [e["method"] for e in module.ENTRIES.values()] == image_methods
         simclr = module.ENTRIES["simclr_convnet_fmnist"]  # the bundled entry: its card's command, unchanged
         assert module.train_command(registry.get("simclr"), simclr, "OUT") == [
-            "examples/simclr_fashion_mnist.py", "--epochs", "15", "--batch_size", "128", "--raw_pixels", "--out", "OUT"]
+            "examples/simclr_fashion_mnist.py", "--epochs", "12", "--batch_size", "128", "--widths", "32,64,512",
+            "--raw_pixels", "--out", "OUT"]
         assert module.ENTRIES["jigsaw_convnet_fmnist"]["epochs"] == registry.get("jigsaw").recipe.epochs
     finally:
         for name in ("entry", "out", "skip_train", "bundle", "fraction"):

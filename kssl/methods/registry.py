@@ -456,7 +456,8 @@ def _exemplar(encoder, data, o, batch_size, seed):
     augment = keras.Sequential([views(data, o, seed),
                                 keras.layers.RandomRotation(20 / 360, fill_mode="constant", seed=seed)],
                                name="exemplar_views")
-    return _methods().Exemplar(encoder, num_exemplars=_exemplar_count(data, o), augment=augment, views=o["views"])
+    return _methods().Exemplar(encoder, num_exemplars=_exemplar_count(data, o), augment=augment,
+                               **_take(o, "views", "head_layers"))
 
 
 def _exemplar_batches(model, data, o, batch_size, seed):
@@ -719,7 +720,7 @@ _image("jigsaw", "Jigsaw", "Jigsaw", _jigsaw,
 _image("relative_patch", "RelativePatchPosition", "Relative patch position", _relative_patch,
        {"scale": 2, "patch_size": 14, "gap": 2, "jitter": 2, "pairs_per_image": 8}, _FM("relative_patch"),
        encoder=_tile_encoder("patch_size"), transfer=_whole_image, baseline=_whole_image_baseline)
-_image("exemplar", "Exemplar", "Exemplar", _exemplar, {"crop_scale_min": 0.2, "exemplars": 8000, "views": 2},
+_image("exemplar", "Exemplar", "Exemplar", _exemplar, {"crop_scale_min": 0.2, "exemplars": 8000, "views": 2, "head_layers": 1},
        _FM("exemplar"), batches=_exemplar_batches)
 _image("denoising", "DenoisingAutoencoder", "Denoising autoencoder", _denoising,
        {"corruption": "masking", "noise_level": 0.5, "loss": "mse"}, _FM("denoising"))
