@@ -1,6 +1,6 @@
 """Triplet network with online mining on Fashion-MNIST, with model.fit.
 
-    python examples/triplet_fashion_mnist.py --out out/triplet                              # views, batch_hard
+    python examples/triplet_fashion_mnist.py --out out/triplet                              # views, batch_all
     python examples/triplet_fashion_mnist.py --pairs labels --mining semi_hard --out out/triplet_labels
 
 With --pairs views the two augmented views of an image are anchor and positive and every other image is
@@ -13,7 +13,7 @@ from absl import app
 import common
 
 FLAGS = common.FLAGS
-common.define_flags("triplet")  # --pairs, --mining batch_hard|batch_all|semi_hard, --distance, --margin 0.2, ... (the registry recipe)
+common.define_flags("triplet")  # --pairs, --mining batch_all|batch_hard|semi_hard, --distance, --margin 0.2, ... (the registry recipe)
 
 
 def main(argv):

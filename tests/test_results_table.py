@@ -48,7 +48,7 @@ def test_table_from_stored_runs_rewrites_only_the_readme_block(results_table, tm
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "| MoCo v2 | yes | 0.8610 | 0.8000 |" in text
-    assert "| Triplet, batch-hard (views) | yes | 0.8500 | 0.8000 | 0.7000 |" in text  # kept from its earlier run
+    assert "| Triplet, batch-all (views) | yes | 0.8500 | 0.8000 | 0.7000 |" in text  # kept from its earlier run
     assert "Siamese" not in text
     assert set(json.loads((tmp_path / "table.json").read_text())["rows"]) == {"moco", "triplet"}
 

@@ -708,10 +708,12 @@ _image("siamese", "Siamese", "Siamese, margin loss (views)", _siamese,
        {"pairs": "views", "margin": 1.0, "embedding_dim": 64}, _FM("siamese"), batches=_pairs_batches,
        rows={"siamese": ("Siamese, margin loss (views)", [], True),
              "siamese_labels": ("Siamese, margin loss (labels)", ["--pairs", "labels"], False)})
-_image("triplet", "Triplet", "Triplet, batch-hard (views)", _triplet,
-       {"pairs": "views", "mining": "batch_hard", "distance": "squared_euclidean", "margin": 0.2, "embedding_dim": 64},
+# batch_all on views: batch-hard's hardest negative of a 256-view batch is mostly another garment of the
+# same class, and pushing it away cost class structure (README measured 0.8275 against random init 0.8448).
+_image("triplet", "Triplet", "Triplet, batch-all (views)", _triplet,
+       {"pairs": "views", "mining": "batch_all", "distance": "squared_euclidean", "margin": 0.2, "embedding_dim": 64},
        _FM("triplet"), batches=_pairs_batches,
-       rows={"triplet": ("Triplet, batch-hard (views)", [], True),
+       rows={"triplet": ("Triplet, batch-all (views)", [], True),
              "triplet_labels": ("Triplet, semi-hard (labels)", ["--pairs", "labels", "--mining", "semi_hard"], False)})
 _image("rotation", "RotationPrediction", "Rotation prediction", _rotation, {"flip": True}, _FM("rotation"))
 _image("jigsaw", "Jigsaw", "Jigsaw", _jigsaw,
