@@ -156,6 +156,8 @@ def colour_images(n=16, size=12):
 
 MODELS = {
     "denoising": lambda: kssl.methods.DenoisingAutoencoder(grey_encoder(), corruption="salt_and_pepper", noise_level=0.2, seed=0),
+    "denoising_pooled": lambda: kssl.methods.DenoisingAutoencoder(grey_encoder(), corruption="masking", noise_level=0.5,
+                                                                  bottleneck="pooled", seed=0),
     "inpainting": lambda: kssl.methods.ContextEncoder(grey_encoder(), mask="random_region", seed=0),
     "colorization_regression": lambda: kssl.methods.Colorization(grey_encoder(), head="regression"),
     "colorization": lambda: kssl.methods.Colorization(
@@ -218,6 +220,7 @@ def test_the_adversarial_step_updates_generator_and_discriminator():
     (lambda: kssl.methods.DenoisingAutoencoder(grey_encoder(), corruption="masking", noise_level=1.5), "noise_level"),
     (lambda: kssl.methods.DenoisingAutoencoder(grey_encoder(), corruption="blur"), "corruption"),
     (lambda: kssl.methods.DenoisingAutoencoder(grey_encoder(), loss="l1"), "loss"),
+    (lambda: kssl.methods.DenoisingAutoencoder(grey_encoder(), bottleneck="flat"), "`bottleneck` must be one of"),
     (lambda: kssl.methods.ContextEncoder(grey_encoder(), mask_size=13), "mask_size"),
     (lambda: kssl.methods.ContextEncoder(grey_encoder(), mask="random_region", mask_coverage=0.0), "coverage"),
     (lambda: kssl.methods.ContextEncoder(grey_encoder(), lambda_adv=-1.0), "lambda_adv"),
@@ -232,6 +235,19 @@ def test_the_adversarial_step_updates_generator_and_discriminator():
 def test_bad_arguments_are_refused(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_pooled_bottleneck_decodes_only_the_transferred_features():
+    keras.utils.set_random_seed(0)
+    model = kssl.methods.DenoisingAutoencoder(grey_encoder(), corruption="gaussian", noise_level=0.0,
+                                              bottleneck="pooled")
+    x = smooth_images(4, 12)
+    code = model.code(x)
+    assert tuple(code.shape) == (4, *model.map_shape)
+    expected = np.reshape(model.expand(model.encoder(x)), code.shape)  # the pooled 8-d vector, expanded
+    np.testing.assert_allclose(np.asarray(code), expected, rtol=1e-6, atol=1e-6)
+    feature_map = kssl.methods.DenoisingAutoencoder(grey_encoder(), corruption="gaussian", noise_level=0.0)
+    np.testing.assert_allclose(np.asarray(feature_map.code(x)), np.asarray(feature_map.feature_map(x)), rtol=1e-6)
 
 
 def test_colorization_refuses_grey_batches():

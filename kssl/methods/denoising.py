@@ -2,7 +2,7 @@
 
     for a minibatch {x_k}:
         corrupt     x~ = q(x~ | x)          (additive Gaussian, masking or salt-and-pepper noise)
-        encode      h = f(x~)               (the encoder's feature map; pooled, it is what transfers)
+        encode      h = f(x~)               (the encoder's feature map, or its pooled vector: `bottleneck`)
         decode      x^ = g(h)               (a convolutional decoder; dropped at transfer)
         loss        L(x, x^)                (MSE, or binary cross-entropy for pixels in [0, 1])
 """
@@ -16,15 +16,20 @@ from kssl.core import ImageModel
 from kssl.layers import corrupt
 from kssl.layers.heads import ConvDecoder, feature_map_model
 
+BOTTLENECKS = ("feature_map", "pooled")
+
 
 @keras.saving.register_keras_serializable(package="kssl")
 class DenoisingAutoencoder(ImageModel):
     """Convolutional denoising autoencoder: reconstruct the clean image from a corrupted one.
 
     The encoder contract: `encoder` maps images to `(batch, features)` through a final global pooling
-    layer (as every `kssl.backbones` encoder does). The decoder reads the pooling layer's input, the
-    encoder's spatial feature map (`kssl.heads.feature_map_model`), which shares the encoder's layers:
-    training the autoencoder trains `model.encoder`, which transfers like any other kssl encoder.
+    layer (as every `kssl.backbones` encoder does). With bottleneck="feature_map" the decoder reads the
+    pooling layer's input, the encoder's spatial feature map (`kssl.heads.feature_map_model`, sharing the
+    encoder's layers); with bottleneck="pooled" it reads the pooled feature vector itself (a Dense layer
+    expands it back to the feature map's shape), so the code that transfers is the code that must hold the
+    image, as in the paper's fully connected autoencoders. Either way training the autoencoder trains
+    `model.encoder`, which transfers like any other kssl encoder.
 
     Args:
         encoder: `keras.Model` from images in [0, 1] to `(batch, features)`, ending in global pooling.
@@ -33,6 +38,8 @@ class DenoisingAutoencoder(ImageModel):
             [0, 1]).
         loss: "mse" or "bce" (binary cross-entropy; the decoder ends in a sigmoid either way).
         decoder_widths: filters of the decoder's upsampling stages (default: halving).
+        bottleneck: "feature_map" (decode the spatial map: a free path for pixel detail that the pooled
+            features never have to carry) or "pooled" (decode the pooled vector, the transferred code).
         augment: optional Keras layer applied before the corruption.
         seed: seed of the corruption.
 
@@ -47,7 +54,7 @@ class DenoisingAutoencoder(ImageModel):
     """
 
     def __init__(self, encoder, corruption="gaussian", noise_level=0.3, loss="mse", decoder_widths=None,
-                 augment=None, seed=None, **kwargs):
+                 bottleneck="feature_map", augment=None, seed=None, **kwargs):
         super().__init__(encoder, augment=augment, **kwargs)
         check_choice("loss", loss, losses.RECONSTRUCTION_LOSSES)
         check_choice("corruption", corruption, sorted(corrupt.CORRUPTIONS))
@@ -56,17 +63,28 @@ class DenoisingAutoencoder(ImageModel):
             raise ValueError(f"`noise_level` must be a number {expected} for corruption={corruption!r}; got {noise_level!r}.")
         self.corruption, self.noise_level, self.loss_name = corruption, float(noise_level), loss
         self.decoder_widths, self.seed = decoder_widths, seed
+        self.bottleneck = check_choice("bottleneck", bottleneck, BOTTLENECKS)
         self.corrupt = corrupt.corruption(corruption, self.noise_level, seed=seed)
         self.feature_map = feature_map_model(encoder)
+        self.map_shape = tuple(self.feature_map.output_shape[1:])
+        if self.bottleneck == "pooled":  # pooled vector -> the feature map's shape, for the same decoder
+            self.expand = keras.layers.Dense(int(np.prod(self.map_shape)), activation="relu", name="expand")
+            self.expand.build((None, self.feature_dim))
         self.decoder = ConvDecoder(encoder.input_shape[1:], widths=decoder_widths, activation="sigmoid", name="decoder")
         self.decoder.build(self.feature_map.output_shape)
         self.built = True
+
+    def code(self, noisy, training=False):
+        """What the decoder reads: the feature map, or the pooled features expanded to its shape."""
+        if self.bottleneck == "pooled":
+            return keras.ops.reshape(self.expand(self.encoder(noisy, training=training)), (-1, *self.map_shape))
+        return self.feature_map(noisy, training=training)
 
     def forward(self, x, training=False):
         (x,) = self.views(x, 1)
         noisy = self.corrupt(x, training=True)  # the pretext task: corrupt in evaluate too
         return {"inputs": noisy, "targets": x,
-                "predictions": self.decoder(self.feature_map(noisy, training=training), training=training)}
+                "predictions": self.decoder(self.code(noisy, training=training), training=training)}
 
     def ssl_loss(self, outputs, y=None):
         return losses.reconstruction_loss(outputs["targets"], outputs["predictions"], self.loss_name)
@@ -83,5 +101,6 @@ class DenoisingAutoencoder(ImageModel):
             "noise_level": self.noise_level,
             "loss": self.loss_name,
             "decoder_widths": self.decoder_widths,
+            "bottleneck": self.bottleneck,
             "seed": self.seed,
         }

@@ -364,7 +364,7 @@ def _triplet(encoder, data, o, batch_size, seed):
 
 # ---- reconstruction -------------------------------------------------------------------------------
 def _denoising(encoder, data, o, batch_size, seed):
-    return _methods().DenoisingAutoencoder(encoder, seed=seed, **_take(o, "corruption", "noise_level", "loss"))
+    return _methods().DenoisingAutoencoder(encoder, seed=seed, **_take(o, "corruption", "noise_level", "loss", "bottleneck"))
 
 
 def _grey_encoder(data, o):
@@ -725,7 +725,7 @@ _image("relative_patch", "RelativePatchPosition", "Relative patch position", _re
 _image("exemplar", "Exemplar", "Exemplar", _exemplar, {"crop_scale_min": 0.2, "exemplars": 8000, "views": 2, "head_layers": 1},
        _FM("exemplar"), batches=_exemplar_batches)
 _image("denoising", "DenoisingAutoencoder", "Denoising autoencoder", _denoising,
-       {"corruption": "masking", "noise_level": 0.5, "loss": "mse"}, _FM("denoising"))
+       {"corruption": "masking", "noise_level": 0.5, "loss": "mse", "bottleneck": "feature_map"}, _FM("denoising"))
 register(MethodSpec(
     "colorization", "Colorization", "Colorization (Lab, ab-bin classification)", "colour_images", _colorization,
     Recipe(**IMAGE_BUDGET, options={**IMAGE_OPTIONS, "head": "classification", "rebalance": True, "image_size": 32}),
