@@ -724,8 +724,10 @@ _image("relative_patch", "RelativePatchPosition", "Relative patch position", _re
        encoder=_tile_encoder("patch_size"), transfer=_whole_image, baseline=_whole_image_baseline)
 _image("exemplar", "Exemplar", "Exemplar", _exemplar, {"crop_scale_min": 0.2, "exemplars": 8000, "views": 2, "head_layers": 1},
        _FM("exemplar"), batches=_exemplar_batches)
+# bottleneck "pooled": decoding the spatial map let pixel detail bypass the pooled features that transfer
+# (README measured 0.8367 against random init 0.8448 that way).
 _image("denoising", "DenoisingAutoencoder", "Denoising autoencoder", _denoising,
-       {"corruption": "masking", "noise_level": 0.5, "loss": "mse", "bottleneck": "feature_map"}, _FM("denoising"))
+       {"corruption": "masking", "noise_level": 0.5, "loss": "mse", "bottleneck": "pooled"}, _FM("denoising"))
 register(MethodSpec(
     "colorization", "Colorization", "Colorization (Lab, ab-bin classification)", "colour_images", _colorization,
     Recipe(**IMAGE_BUDGET, options={**IMAGE_OPTIONS, "head": "classification", "rebalance": True, "image_size": 32}),
