@@ -5,9 +5,9 @@
 `--exemplars` N training images (a random subset, seed `--seed`) are the surrogate classes: the data
 yields (image, exemplar_id) with ids 0..N-1, no class labels. To train at the same step budget as the
 other examples, one epoch has as many examples as the training set: the N exemplars are cycled
-(60000 / 8000 = 7.5 passes per epoch at the defaults). Every step shows each image in `--views`
+(60000 / 2000 = 30 passes per epoch at the defaults). Every step shows each image in `--views`
 strong random views (crop 20-100% of the area, flip, brightness/contrast jitter, rotation up to
-+-20 degrees), each classified as its exemplar (an N-way softmax head).
++-20 degrees), each classified as its exemplar (an N-way softmax after a 2-layer head, `--head_layers`).
 
 Prints one table (linear probe and kNN accuracy on the test set) and writes it to OUT/results.json.
 Re-running with the same OUT resumes an interrupted training run from OUT/backup/.
@@ -18,7 +18,7 @@ from absl import app
 import common
 
 FLAGS = common.FLAGS
-common.define_flags("exemplar")  # --exemplars 8000, --views 2, --crop_scale_min 0.2, ... (the registry recipe)
+common.define_flags("exemplar")  # --exemplars 2000, --views 2, --head_layers 2, --crop_scale_min 0.2, ... (the registry recipe)
 
 
 def main(argv):
