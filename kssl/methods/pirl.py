@@ -171,9 +171,10 @@ class PIRL(ImageModel):
                 `(memory_bank_size, height, width, channels)` (uint8 is divided by 255).
             batch_size: images encoded at a time.
         """
-        from kssl.eval.features import extract
+        from kssl.data.images import to_unit_float
 
-        features = extract(self.encoder, images, batch_size)
+        images = to_unit_float(np.asarray(getattr(images, "images", images)))
+        features = self.encoder.predict(images, batch_size=batch_size, verbose=0)
         if len(features) != self.memory_bank_size:
             raise ValueError(f"`images` must hold one image per memory entry ({self.memory_bank_size}); got "
                              f"{len(features)}.")
