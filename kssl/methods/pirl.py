@@ -173,13 +173,12 @@ class PIRL(ImageModel):
         """
         from kssl.data.images import to_unit_float
 
-        images = to_unit_float(np.asarray(getattr(images, "images", images)))
-        features = self.encoder.predict(images, batch_size=batch_size, verbose=0)
-        if len(features) != self.memory_bank_size:
+        images = getattr(images, "images", images)
+        if len(images) != self.memory_bank_size:  # before encoding them all
             raise ValueError(f"`images` must hold one image per memory entry ({self.memory_bank_size}); got "
-                             f"{len(features)}.")
-        projected = [self.image_head(features[i : i + batch_size]) for i in range(0, len(features), batch_size)]
-        self.memory_bank.fill(ops.concatenate(projected, axis=0))
+                             f"{len(images)}.")
+        features = self.encoder.predict(to_unit_float(np.asarray(images)), batch_size=batch_size, verbose=0)
+        self.memory_bank.fill(self.image_head(features))
 
     def negatives(self):
         """`num_negatives` memory-bank entries drawn uniformly at random."""
