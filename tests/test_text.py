@@ -59,6 +59,17 @@ def test_text_corpus_reads_cleans_splits_and_caches(tmp_path, monkeypatch):
     assert again.train == corpus.train and again.held_out == corpus.held_out
 
 
+def test_a_source_unpacked_into_the_cache_is_found(tmp_path, monkeypatch):
+    # `make data-text` unpacks r-cran-janeaustenr's .deb into cache_dir("text", "austen") instead of installing R
+    monkeypatch.setenv("KSSL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("KSSL_DATA_DIR", raising=False)
+    tiny_corpus_tree(tmp_path / "cache" / "text")
+    assert text._source_dir("fortunes", None) == str(tmp_path / "cache" / "text" / "fortunes")
+    monkeypatch.setenv("KSSL_DATA_DIR", str(tmp_path / "data"))
+    tiny_corpus_tree(tmp_path / "data" / "text")  # $KSSL_DATA_DIR comes first
+    assert text._source_dir("fortunes", None) == str(tmp_path / "data" / "text" / "fortunes")
+
+
 def test_missing_source_names_the_install_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="apt-get install wordnet-base"):
         kssl.datasets.text_corpus(path=tmp_path, sources=("wordnet",), verbose=False)

