@@ -7,7 +7,7 @@ evaluated on the Google analogies (3CosAdd) and WordSim353 / SimLex-999 (Spearma
 tools/bench/word2vec_vs_gensim.py trains gensim's Word2Vec with the same settings on the same
 sentences, in the same run, for the README comparison.
 
-The model, its input pipeline and recipe (Adam, cosine decay) are the registry's
+The model, its input pipeline and recipe (LazyAdam: Adam with sparse row updates, cosine decay) are the registry's
 (`kssl.methods.registry.get("word2vec")`); OUT/ is a preset whose assets/words.txt is the vocabulary in
 row order. `--corpus synthetic_text` runs on a toy two-topic corpus and reports a word-topic probe
 instead of the word benchmarks (a smoke test with no `make data-text`).
@@ -25,7 +25,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """word2vec's (and gensim's) defaults, except the optimiser: Adam on mini-batches (the registry's recipe)."""
+    """word2vec's (and gensim's) defaults, except the optimiser: LazyAdam on mini-batches (the registry's recipe)."""
     from kssl.methods import registry
 
     spec = registry.get("word2vec")
