@@ -2,7 +2,7 @@
 budget, one training at a time, with the machine's load recorded during each; writes README's
 long-budget table (between its `long-budget` markers) and a JSON file.
 
-    python tools/bench/long_budget.py                 # trains all seven, one after another (~2 h on 2 cores)
+    python tools/bench/long_budget.py                 # trains all seven, one after another (95 min on 2 cores)
     python tools/bench/long_budget.py --reuse         # keeps runs whose results.json has this budget
     python tools/bench/long_budget.py --notrain       # the table from the stored runs only
 
