@@ -50,3 +50,21 @@ class FlipLeftRight(keras.layers.Layer):
 class Identity(keras.layers.Layer):
     def call(self, images, training=True):
         return images
+
+
+def load_tool(path, flag_names):
+    """Imports a tool script (e.g. tools/bench/results_table.py) as a module and yields it, then removes the
+    absl flags it defined (`flag_names`) so the next test can import it again; for a pytest fixture."""
+    import importlib.util
+
+    from absl import flags
+
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        for name in flag_names:
+            if name in flags.FLAGS:
+                delattr(flags.FLAGS, name)

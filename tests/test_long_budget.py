@@ -1,6 +1,5 @@
 """tools/bench/long_budget.py: its commands, load sampling, table and README rewrite, on stored results."""
 
-import importlib.util
 import json
 import os
 import time
@@ -8,21 +7,15 @@ import time
 import pytest
 from absl import flags
 
+from helpers import load_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAG_NAMES = ("methods", "epochs", "reuse", "train", "out_root", "json", "stored", "standard", "throughput", "readme")
 
 
 @pytest.fixture
 def long_budget():
-    spec = importlib.util.spec_from_file_location("long_budget", os.path.join(ROOT, "tools", "bench", "long_budget.py"))
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        for name in FLAG_NAMES:
-            if name in flags.FLAGS:
-                delattr(flags.FLAGS, name)
+    yield from load_tool(os.path.join(ROOT, "tools", "bench", "long_budget.py"), FLAG_NAMES)
 
 
 def write_run(path, linear, epochs, load=None):

@@ -1,26 +1,20 @@
 """tools/bench/results_table.py: its table and README rewrite, on stored results (no training here)."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 from absl import flags
 
+from helpers import load_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
 def results_table():
-    spec = importlib.util.spec_from_file_location("results_table", os.path.join(ROOT, "tools", "bench", "results_table.py"))
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        for name in ("only", "reuse", "train", "out_root", "json", "stored", "readme"):
-            if name in flags.FLAGS:
-                delattr(flags.FLAGS, name)
+    yield from load_tool(os.path.join(ROOT, "tools", "bench", "results_table.py"),
+                         ("only", "reuse", "train", "out_root", "json", "stored", "readme"))
 
 
 def write_results(path, linear, budget, extra=None):

@@ -85,6 +85,26 @@ def write_text_atomic(path, text):
     atomic_write(path, write)
 
 
+def replace_block(path, start, end, text):
+    r"""Rewrites, atomically, what lies between the marker lines `start` and `end` of the text file `path`
+    with `text` (how the benchmark tools keep README's generated tables); SystemExit if a marker is missing.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "README.md")
+    >>> _ = open(path, "w").write("intro\n<!-- t:start -->\nold\n<!-- t:end -->\noutro\n")
+    >>> replace_block(path, "<!-- t:start -->", "<!-- t:end -->", "| new |")
+    >>> open(path).read()
+    'intro\n<!-- t:start -->\n| new |\n<!-- t:end -->\noutro\n'
+    """
+    with open(path, encoding="utf-8") as f:
+        content = f.read()
+    if start not in content or end not in content:
+        raise SystemExit(f"{path} has no {start} ... {end} block to rewrite")
+    head, rest = content.split(start, 1)
+    write_text_atomic(path, head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+
+
 def write_bytes_atomic(path, data):
     """Writes the bytes `data` to `path` atomically."""
 

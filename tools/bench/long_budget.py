@@ -149,7 +149,7 @@ def main(argv):
     del argv
     for name in FLAGS.methods:
         spec(name)
-    from kssl.training.files import write_text_atomic
+    from kssl.training.files import replace_block, write_text_atomic
 
     earlier = stored(FLAGS.stored, matches_budget)
     rows = {}
@@ -172,12 +172,7 @@ def main(argv):
     os.makedirs(os.path.dirname(FLAGS.json) or ".", exist_ok=True)
     write_text_atomic(FLAGS.json, json.dumps({"epochs": FLAGS.epochs, "rows": rows}, indent=2))
     if FLAGS.readme:
-        with open(FLAGS.readme, encoding="utf-8") as f:
-            readme = f.read()
-        if START not in readme or END not in readme:
-            raise SystemExit(f"{FLAGS.readme} has no {START} ... {END} block to rewrite")
-        head, rest = readme.split(START, 1)
-        write_text_atomic(FLAGS.readme, head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+        replace_block(FLAGS.readme, START, END, text)
         print(f"rewrote the long-budget table in {FLAGS.readme}")
 
 

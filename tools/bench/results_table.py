@@ -140,17 +140,12 @@ def main(argv):
             rows[key] = results
     text = table(rows)
     print("\n" + text)
-    from kssl.training.files import write_text_atomic
+    from kssl.training.files import replace_block, write_text_atomic
 
     os.makedirs(os.path.dirname(FLAGS.json) or ".", exist_ok=True)
     write_text_atomic(FLAGS.json, json.dumps({"budget": budget(), "rows": rows}, indent=2))
     if FLAGS.readme:
-        with open(FLAGS.readme, encoding="utf-8") as f:
-            readme = f.read()
-        if START not in readme or END not in readme:
-            raise SystemExit(f"{FLAGS.readme} has no {START} ... {END} block to rewrite")
-        head, rest = readme.split(START, 1)
-        write_text_atomic(FLAGS.readme, head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+        replace_block(FLAGS.readme, START, END, text)
         print(f"rewrote the results table in {FLAGS.readme}")
 
 
