@@ -659,7 +659,7 @@ def _word2vec_fit(model, batches, epochs, learning_rate, verbose="auto", steps_p
     """word2vec's optimiser (README's numbers): Adam with sparse row updates (`LazyAdam`: each step moves
     only the rows of its batch, where Keras' Adam rewrote both whole tables and their moments), cosine decay
     to 0, no weight decay, no backup (a `keras.utils.PyDataset` of windows redrawn each epoch). Plain SGD,
-    word2vec's own and sparse in Keras, lost 0.21 WS353 rho on mini-batches (README)."""
+    word2vec's own and sparse in Keras, lost 0.21 WS353 rho on mini-batches (docs/results/language.md)."""
     import time
 
     import keras
