@@ -7,7 +7,8 @@ evaluated on the Google analogies (3CosAdd) and WordSim353 / SimLex-999 (Spearma
 tools/bench/word2vec_vs_gensim.py trains gensim's Word2Vec with the same settings on the same
 sentences, in the same run, for the README comparison.
 
-The model, its input pipeline and recipe (LazyAdam: Adam with sparse row updates, cosine decay) are the registry's
+The model, its input pipeline and recipe (RowwiseAdagrad: one accumulator per row, sparse row updates, an
+XLA-compiled step; `--optimizer lazy_adam --learning_rate 0.01` is the earlier LazyAdam recipe) are the registry's
 (`kssl.methods.registry.get("word2vec")`); OUT/ is a preset whose assets/words.txt is the vocabulary in
 row order. `--corpus synthetic_text` runs on a toy two-topic corpus and reports a word-topic probe
 instead of the word benchmarks (a smoke test with no `make data-text`).
@@ -25,14 +26,15 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """word2vec's (and gensim's) defaults, except the optimiser: LazyAdam on mini-batches (the registry's recipe)."""
+    """word2vec's (and gensim's) defaults, except the optimiser: RowwiseAdagrad on mini-batches (the registry's recipe)."""
     from kssl.methods import registry
 
     spec = registry.get("word2vec")
     common.define_option_flags(spec.recipe.options)  # --mode cbow --embedding_dim 100 --window 5 --min_count 5 ...
     flags.DEFINE_integer("epochs", spec.recipe.epochs, "Passes over the corpus.")
     flags.DEFINE_integer("batch_size", spec.recipe.batch_size, "Examples per step.")
-    flags.DEFINE_float("learning_rate", spec.recipe.learning_rate, "Peak Adam learning rate (cosine decay to 0).")
+    flags.DEFINE_float("learning_rate", spec.recipe.learning_rate,
+                       "Learning rate (RowwiseAdagrad: constant; LazyAdam: the peak, cosine decay to 0).")
     flags.DEFINE_float("fraction", 1.0, "Use this fraction of the training sentences, drawn with --seed.")
     flags.DEFINE_integer("seed", spec.recipe.seed, "Random seed.")
     flags.DEFINE_enum("corpus", "corpus", ["corpus", "synthetic_text"], "The offline English corpus, or a toy one.")
@@ -75,7 +77,7 @@ def evaluate(vectors, words):
 
 def settings():
     return {name: getattr(FLAGS, name) for name in ("mode", "embedding_dim", "window", "min_count", "sample",
-                                                    "negatives", "epochs", "batch_size", "learning_rate",
+                                                    "negatives", "optimizer", "epochs", "batch_size", "learning_rate",
                                                     "fraction", "seed")}
 
 

@@ -159,6 +159,27 @@ def test_skipgram_pairs_and_cbow_windows_respect_the_window_and_sentences():
     assert (sentence_ids[context[context > 0] - 1] == sentence_ids[centre[rows] - 1]).all()
 
 
+def test_cbow_batches_cut_per_batch_are_the_windows_of_every_word_with_a_neighbour():
+    # 40 sentences of 1..7 distinct words: word w<s>_<i> sits at position i of sentence s.
+    sentences = [[f"w{s}_{i}" for i in range(s % 7 + 1)] for s in range(40)]
+    vocab = language.WordVocabulary(sentences, min_count=1)
+    data = language.Word2VecData(sentences, vocab, mode="cbow", window=3, batch_size=8, sample=0, seed=1)
+    with_neighbour = sum(len(s) for s in sentences if len(s) > 1)  # one-word sentences give no window
+    assert len(data) == with_neighbour // 8
+    place = {vocab.index[w]: (s, i) for s, sentence in enumerate(sentences) for i, w in enumerate(sentence)}
+    centres = []
+    for b in range(len(data)):
+        x, y = data[b]
+        assert x["inputs"].shape == (8, 6) and x["inputs"].dtype == np.int32
+        for context, centre in zip(x["inputs"], y):
+            (s, i), words = place[int(centre)], [place[int(c)] for c in context if c > 0]
+            assert words and all(ws == s and 1 <= abs(wi - i) <= 3 for ws, wi in words)
+            centres.append(int(centre))
+    assert len(set(centres)) == len(centres)  # each word once per epoch
+    data.on_epoch_end()  # a new epoch: a new order (and new dynamic windows)
+    assert [int(c) for c in data[0][1]] != centres[:8]
+
+
 def test_subsampling_keeps_rare_words_and_drops_frequent_ones():
     keep = language.keep_probabilities([0, 900_000, 1000, 10], sample=1e-3)
     assert keep[0] == 0 and keep[3] == 1.0 and keep[2] == 1.0

@@ -294,17 +294,29 @@ def skipgram_pairs(ids, sentence_ids, window, rng):
 def cbow_windows(ids, sentence_ids, window, rng):
     """(context words padded with 0 to 2*window, centre) per centre word, with the dynamic window."""
     reach = rng.integers(1, window + 1, size=len(ids))
-    columns = []
-    for distance in range(1, window + 1):
-        for sign in (-1, 1):
-            j = np.arange(len(ids)) + sign * distance
-            inside = (j >= 0) & (j < len(ids))
-            jj = np.clip(j, 0, len(ids) - 1)
-            ok = inside & (reach >= distance) & (sentence_ids == sentence_ids[jj])
-            columns.append(np.where(ok, ids[jj], 0))
-    context = np.stack(columns, axis=1).astype("int32")
+    context = cbow_context(ids, sentence_ids, reach, np.arange(len(ids)), window)
     has_context = (context > 0).any(axis=1)
     return context[has_context], ids[has_context]
+
+
+def cbow_context(ids, sentence_ids, reach, centres, window):
+    """The CBOW context of the words at positions `centres`: `(len(centres), 2 * window)` ids, the words at
+    distance 1, 1, 2, 2, ... (left, right) up to each centre's dynamic `reach` inside its sentence, 0 elsewhere."""
+    offsets = np.stack([-np.arange(1, window + 1), np.arange(1, window + 1)], axis=1).reshape(-1)
+    j = centres[:, None] + offsets
+    jj = np.clip(j, 0, len(ids) - 1)
+    ok = (j >= 0) & (j < len(ids)) & (reach[centres][:, None] >= np.abs(offsets))
+    ok &= sentence_ids[jj] == sentence_ids[centres][:, None]
+    return np.where(ok, ids[jj], 0).astype("int32")
+
+
+def has_neighbour(sentence_ids):
+    """True where the next or previous word is in the same sentence (the CBOW windows that are not empty)."""
+    same = sentence_ids[1:] == sentence_ids[:-1]
+    out = np.zeros(len(sentence_ids), bool)
+    out[1:] |= same
+    out[:-1] |= same
+    return out
 
 
 class Word2VecData(keras.utils.PyDataset):
@@ -339,19 +351,31 @@ class Word2VecData(keras.utils.PyDataset):
         ids, sentence_ids = self.ids[kept], self.sentence_ids[kept]
         if self.mode == "skipgram":
             centres, contexts = skipgram_pairs(ids, sentence_ids, self.window, self.rng)
-            inputs, target = centres[:, None], contexts
+            examples = len(contexts)
         else:
-            inputs, target = cbow_windows(ids, sentence_ids, self.window, self.rng)
-        order = self.rng.permutation(len(target))
+            # CBOW windows are cut per batch in __getitem__ (cbow_context) from the epoch's subsampled text and
+            # dynamic windows: the (words, 2 * window) matrix of a whole epoch took seconds to build and shuffle.
+            self.epoch_ids, self.epoch_sentence_ids = ids, sentence_ids
+            self.reach = self.rng.integers(1, self.window + 1, size=len(ids))
+            centres = np.flatnonzero(has_neighbour(sentence_ids))
+            examples = len(centres)
+        order = self.rng.permutation(examples)
         count = len(order) // self.batch_size * self.batch_size  # full batches: static shapes
         if count == 0:
             raise ValueError(f"The corpus gives {len(order)} training examples, fewer than `batch_size` "
                              f"({self.batch_size}).")
-        self.inputs, self.target = inputs[order[:count]], target[order[:count]].astype("int32")
+        if self.mode == "skipgram":
+            self.inputs, self.target = centres[order[:count], None], contexts[order[:count]].astype("int32")
+        else:
+            self.centres = centres[order[:count]]
 
     def __len__(self):
-        return len(self.target) // self.batch_size
+        return (len(self.target) if self.mode == "skipgram" else len(self.centres)) // self.batch_size
 
     def __getitem__(self, index):
         part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        if self.mode == "cbow":
+            centres = self.centres[part]
+            context = cbow_context(self.epoch_ids, self.epoch_sentence_ids, self.reach, centres, self.window)
+            return {"inputs": context}, self.epoch_ids[centres].astype("int32")
         return {"inputs": self.inputs[part]}, self.target[part]

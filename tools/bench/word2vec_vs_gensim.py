@@ -8,8 +8,9 @@ Both read `kssl.datasets.text_corpus().tokens("train")` (a seeded random --fract
 are evaluated by the same kssl.eval functions. Settings shared: mode, vector size, window, min_count,
 sample, negatives (unigram^0.75), epochs. They differ in the optimiser, as they must: gensim runs
 word2vec's Hogwild SGD (lr 0.025 -> 0.0001, one update per example, `--gensim_workers` threads), kssl
-runs LazyAdam (Adam with sparse row updates) on mini-batches through model.fit. Prints a Markdown table,
-writes OUT/results.json atomically.
+runs the registry's recipe through model.fit: RowwiseAdagrad (sparse row updates) on mini-batches of 4 096
+windows, the step compiled with XLA (`--optimizer lazy_adam --learning_rate 0.01`: the earlier LazyAdam
+recipe). Prints a Markdown table, writes OUT/results.json atomically.
 """
 
 import json
