@@ -62,6 +62,32 @@ def test_espeak_builder_labels_every_frame_and_caches(cache):
     assert len(os.listdir(cache)) == 2
 
 
+def test_espeak_builder_says_only_the_pairs_asked_for(cache):
+    engine = ToneEngine()
+    every = audio.espeak_clips(speakers=("v1", "v2"), sentences=("abc", "ba", "cab d"), engine=engine, verbose=False)
+    some = audio.espeak_clips(speakers=("v1", "v2"), sentences=("abc", "ba", "cab d"), engine=engine, verbose=False,
+                              pairs=[(1, 2), (0, 1)])
+    assert engine.calls == 6 + 2 and len(some) == 2
+    assert some.speakers.tolist() == [1, 0] and some.groups.tolist() == [2, 1]
+    assert [some.phones[i] for i in some.frame_labels[0][::5]] == ["c", "a", "b", "d"]  # ToneEngine: a space is no phone
+    assert len(os.listdir(cache)) == 2  # its own cache entry, next to the all-pairs one
+    assert len(every) == 6
+    with pytest.raises(ValueError, match="`pairs` must be non-empty"):
+        audio.espeak_clips(speakers=("v1",), sentences=("ab",), engine=engine, verbose=False, pairs=[(0, 3)])
+
+
+def test_many_espeak_speakers_and_corpus_sentences():
+    speakers = audio.espeak_speakers(96)
+    assert len(set(speakers)) == 96 and {v.split("+")[0] for v in speakers[:8]} == set(audio.ACCENTS)
+    assert {v.split("+")[1][0] for v in speakers[:4]} == {"f", "m"}
+    with pytest.raises(ValueError, match="`count` must be <= 96"):
+        audio.espeak_speakers(97)
+    sentences = ["one two three four five", "a b", "one two three four five", "six seven eight nine ten eleven"]
+    assert audio.corpus_sentences(sentences, 2, seed=0) == ("one two three four five", "six seven eight nine ten eleven")
+    with pytest.raises(ValueError, match="exceeds the 2 distinct sentences"):
+        audio.corpus_sentences(sentences, 3)
+
+
 def test_cache_load_keeps_one_copy_of_the_audio(cache):
     """Regression: loading the .npz once per clip kept a full copy of the corpus alive per clip (the
     espeak corpus, 50 MB of audio, took 19.7 GB and was OOM-killed)."""

@@ -419,3 +419,18 @@ def test_austen_reader_on_an_r_lazy_load_database(tmp_path):
         ["Mr. Weston was a native of Highbury.", "He was born there."],
         ["Sir Walter Elliot never took up any book but the Baronetage.", "There he found occupation."],
     ]  # title pages and the one-sentence "Chapter 3" give no document; underscores (italics) dropped
+
+
+def test_readme_word2vec_rows_are_the_committed_benchmark_run():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "results", "word2vec_vs_gensim.json")) as f:
+        bench = json.load(f)
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    kssl_row, gensim_row = bench["kssl Word2Vec"], bench["gensim 4.4.0"]
+    scores = lambda row: " / ".join(f"{row[k]:.3f}" for k in ("analogy", "ws353", "simlex"))  # noqa: E731
+    assert f"| {scores(kssl_row)} | gensim 4.4 Word2Vec, same settings: {scores(gensim_row)} " in readme
+    ratio = kssl_row["train_seconds"] / gensim_row["train_seconds"]
+    assert f"| {kssl_row['train_seconds']:.0f} s ({kssl_row['fit_seconds']:.0f} s of `fit`" in readme
+    assert f"gensim {gensim_row['train_seconds']:.0f} s ({ratio:.1f}x faster)" in readme
+    assert f"**{ratio:.1f}x slower**" in readme

@@ -39,6 +39,39 @@ SILENCE = "_"
 SPEAKERS = ("en-us+f2", "en-us+m3", "en+f4", "en+m1", "en-gb-scotland+f1", "en-gb-scotland+m4",
             "en-gb-x-rp+f3", "en-029+m2")
 
+# More speakers for hours of speech: English accents x voice variants (f*: female, m*: male), all shipped
+# with Debian's espeak-ng-data.
+ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
+VARIANTS = ("f1", "m1", "f2", "m2", "f3", "m3", "f4", "m4", "f5", "m5", "m6", "m7")
+
+
+def espeak_speakers(count):
+    """`count` distinct espeak-ng speakers "accent+variant", accents in turn and variants shifting, so any
+    prefix mixes accents and sexes (at most len(ACCENTS) * len(VARIANTS) = 96).
+
+    >>> espeak_speakers(3)
+    ('en-us+f1', 'en+m1', 'en-gb-scotland+f2')
+    """
+    check_positive_int("count", count)
+    pairs = len(ACCENTS) * len(VARIANTS)
+    if count > pairs:
+        raise ValueError(f"`count` must be <= {pairs} (accents x variants); got {count}.")
+    # i = 8q + a: accent a, variant (a + q) mod 12, so every accent meets every variant within 96
+    return tuple(f"{ACCENTS[i % len(ACCENTS)]}+{VARIANTS[(i % len(ACCENTS) + i // len(ACCENTS)) % len(VARIANTS)]}"
+                 for i in range(count))
+
+
+def corpus_sentences(sentences, count, min_words=5, max_words=20, seed=0):
+    """`count` distinct sentences (strings) of `min_words`..`max_words` words, drawn (seeded) from `sentences`
+    (e.g. `kssl.datasets.text_corpus().sentences()`): texts for espeak-ng to say."""
+    check_positive_int("count", count)
+    pool = sorted({s for s in sentences if min_words <= len(s.split()) <= max_words})
+    if len(pool) < count:
+        raise ValueError(f"`count` {count} exceeds the {len(pool)} distinct sentences of {min_words}-{max_words} words.")
+    pick = np.random.default_rng(seed).permutation(len(pool))[:count]
+    return tuple(pool[i] for i in sorted(pick))
+
+
 # Harvard sentences (IEEE 1969 "Recommended practice for speech quality measurements", lists 1-4;
 # public domain), the classic phonetically balanced test sentences.
 SENTENCES = (
@@ -283,8 +316,9 @@ class ToneEngine:
         return wave, [(0.05 * i, c) for i, c in enumerate(letters)]
 
 
-def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), seed=0, verbose=True, engine=None):
-    """Every speaker saying every sentence, with a per-frame phone label: a `Clips`.
+def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), seed=0, verbose=True, engine=None,
+                 pairs=None):
+    """Every speaker saying every sentence (or the `pairs` given), with a per-frame phone label: a `Clips`.
 
     Args:
         speakers: espeak-ng voice names with variants ("en-us+f2").
@@ -294,6 +328,8 @@ def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), 
         verbose: show a progress bar while synthesising (cached afterwards).
         engine: what speaks: `say(text, voice, rate)` -> (16 kHz waveform, [(onset seconds, phone)]);
             default `Espeak()`. Another engine (tests use a synthetic one) gets its own cache entry.
+        pairs: None (every speaker says every sentence) or `(speaker index, sentence index)` pairs: the clips
+            to say, in order (hours of speech where each sentence is said by a few speakers).
 
     Example (needs `apt-get install espeak-ng`):
     >>> from kssl.data import audio
@@ -304,8 +340,15 @@ def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), 
     if not speakers or not sentences:
         raise ValueError("`speakers` and `sentences` must be non-empty.")
     speakers, sentences = tuple(speakers), tuple(sentences)
+    every = [(s, g) for s in range(len(speakers)) for g in range(len(sentences))]
+    todo = every if pairs is None else [(int(s), int(g)) for s, g in pairs]
+    if not todo or not all(0 <= s < len(speakers) and 0 <= g < len(sentences) for s, g in todo):
+        raise ValueError(f"`pairs` must be non-empty (speaker, sentence) index pairs within {len(speakers)} speakers and "
+                         f"{len(sentences)} sentences.")
     key = {"speakers": speakers, "sentences": sentences, "rate_range": list(rate_range), "seed": seed, "version": 1,
            "engine": None if engine is None else getattr(engine, "cache_key", type(engine).__name__)}
+    if pairs is not None:
+        key["pairs"] = todo
     path = _cache_file("espeak", key)
     if os.path.exists(path):
         return _load(path)
@@ -314,16 +357,15 @@ def espeak_clips(speakers=SPEAKERS, sentences=SENTENCES, rate_range=(150, 200), 
     engine = Espeak() if engine is None else engine
     rng = np.random.default_rng(seed)
     waveforms, labels, speaker_ids, groups, phones = [], [], [], [], {SILENCE: 0}
-    progress = keras.utils.Progbar(len(speakers) * len(sentences), verbose=1 if verbose else 0, unit_name="clip")
-    for s, voice in enumerate(speakers):
-        for g, text in enumerate(sentences):
-            wave, events = engine.say(text, voice, rate=int(rng.integers(rate_range[0], rate_range[1] + 1)))
-            names = frame_labels_from_events(events, len(wave))
-            waveforms.append(wave)
-            labels.append(np.array([phones.setdefault(p, len(phones)) for p in names], np.int32))
-            speaker_ids.append(s)
-            groups.append(g)
-            progress.add(1)
+    progress = keras.utils.Progbar(len(todo), verbose=1 if verbose else 0, unit_name="clip")
+    for s, g in todo:
+        wave, events = engine.say(sentences[g], speakers[s], rate=int(rng.integers(rate_range[0], rate_range[1] + 1)))
+        names = frame_labels_from_events(events, len(wave))
+        waveforms.append(wave)
+        labels.append(np.array([phones.setdefault(p, len(phones)) for p in names], np.int32))
+        speaker_ids.append(s)
+        groups.append(g)
+        progress.add(1)
     clips = Clips(waveforms, np.array(speaker_ids), speakers, np.array(groups), labels, tuple(phones))
     _save(path, clips)
     return clips

@@ -22,10 +22,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import LoadSampler  # noqa: E402
 
 METHODS = ["simclr", "moco", "byol", "barlow_twins", "vicreg", "swav", "dino"]
 
@@ -64,32 +66,6 @@ def command(name):
 def matches_budget(results):
     run = results.get("run", {})
     return run.get("epochs") == FLAGS.epochs and run.get("train_examples") == 60000
-
-
-class LoadSampler:
-    """Samples the 1-minute load average every `every` seconds on a thread, while a `with` block runs."""
-
-    def __init__(self, every=15.0):
-        self.every, self.samples, self._stop = every, [], threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self):
-        while True:
-            self.samples.append(os.getloadavg()[0])
-            if self._stop.wait(self.every):
-                return
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def summary(self):
-        return {"start": round(self.samples[0], 2), "mean": round(sum(self.samples) / len(self.samples), 2),
-                "max": round(max(self.samples), 2), "samples": len(self.samples), "cpus": os.cpu_count()}
 
 
 def train(name):

@@ -1,6 +1,9 @@
-"""Shared pieces of the step benchmarks: the alternating timing loop, a measurement in its own process."""
+"""Shared pieces of the benchmarks: the alternating timing loop, a measurement in its own process, the load
+sampler of the training benchmarks."""
 
+import os
 import statistics
+import threading
 import time
 
 
@@ -76,3 +79,29 @@ def measure_in_process(script, args, label, bfc=True):
     if result.returncode:
         raise SystemExit(f"{label} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class LoadSampler:
+    """Samples the 1-minute load average every `every` seconds on a thread, while a `with` block runs."""
+
+    def __init__(self, every=15.0):
+        self.every, self.samples, self._stop = every, [], threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self):
+        return {"start": round(self.samples[0], 2), "mean": round(sum(self.samples) / len(self.samples), 2),
+                "max": round(max(self.samples), 2), "samples": len(self.samples), "cpus": os.cpu_count()}
