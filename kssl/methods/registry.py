@@ -674,11 +674,15 @@ def _word2vec_fit(model, batches, epochs, learning_rate, verbose="auto", steps_p
     from kssl.training.optimizers import LazyAdam, RowwiseAdagrad
 
     name = check_choice("optimizer", (options or {}).get("optimizer", "rowwise_adagrad"), ("rowwise_adagrad", "lazy_adam"))
+    steps = steps_per_epoch or len(batches)
     if name == "rowwise_adagrad":
-        model.compile(optimizer=RowwiseAdagrad(learning_rate), jit_compile=True,
-                      steps_per_execution=WORD2VEC_STEPS_PER_CALL)
+        # Keras rounds a given `steps_per_epoch` up to a multiple of the steps per call: take a divisor of it then
+        # (an epoch of the whole PyDataset ends where the data does)
+        per_call = min(WORD2VEC_STEPS_PER_CALL, steps)
+        if steps_per_epoch:
+            per_call = next(d for d in range(per_call, 0, -1) if steps % d == 0)
+        model.compile(optimizer=RowwiseAdagrad(learning_rate), jit_compile=True, steps_per_execution=per_call)
     else:
-        steps = steps_per_epoch or len(batches)
         model.compile(optimizer=LazyAdam(keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)))
     start = time.time()
     history = model.fit(batches, epochs=epochs, verbose=verbose, steps_per_epoch=steps_per_epoch)
