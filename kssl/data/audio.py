@@ -63,7 +63,11 @@ def espeak_speakers(count):
 
 def corpus_sentences(sentences, count, min_words=5, max_words=20, seed=0):
     """`count` distinct sentences (strings) of `min_words`..`max_words` words, drawn (seeded) from `sentences`
-    (e.g. `kssl.datasets.text_corpus().sentences()`): texts for espeak-ng to say."""
+    (e.g. `kssl.datasets.text_corpus().sentences()`): texts for espeak-ng to say.
+
+    >>> corpus_sentences(["Too short.", "A sentence of exactly five words.", "Another one with five words."], 1)
+    ('A sentence of exactly five words.',)
+    """
     check_positive_int("count", count)
     pool = sorted({s for s in sentences if min_words <= len(s.split()) <= max_words})
     if len(pool) < count:
