@@ -24,3 +24,19 @@ def test_cpc_hours_curve_on_tones(tmp_path):
     assert points[0]["crops_per_clip"] >= points[1]["crops_per_clip"]
     assert all(p["load"]["samples"] >= 1 for p in points)
     assert settings["test_clips"] == 6 and settings["phones"] > 2
+
+
+def test_readme_rows_are_the_committed_curve():
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "results", "cpc_hours.json")) as f:
+        curve = json.load(f)
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    rows = curve["rows"]
+    cpc = [row for name, row in rows.items() if name.startswith("CPC")]
+    joined = lambda key: " / ".join(f"{row[key]:.3f}" for row in cpc)  # noqa: E731
+    assert f"| {joined('phone_context')} | {joined('speaker_context')} |" in readme
+    assert f"| random init | {rows['random init']['phone_context']:.3f} | {rows['random init']['speaker_context']:.3f} |" in readme
+    assert f"| MFCC (39) | **{rows['MFCC (39)']['phone_context']:.3f}** | {rows['MFCC (39)']['speaker_context']:.3f} |" in readme
