@@ -2,7 +2,9 @@
 growing amounts of audio for the same steps, and every row is probed on the same held-out clips."""
 
 import json
+import os
 
+import pytest
 from test_examples import run
 
 
@@ -26,16 +28,15 @@ def test_cpc_hours_curve_on_tones(tmp_path):
     assert settings["test_clips"] == 6 and settings["phones"] > 2
 
 
-def test_readme_rows_are_the_committed_curve():
-    import os
-
+@pytest.mark.parametrize("name", ["cpc_hours.json", "cpc_hours_4000.json"])
+def test_readme_rows_are_the_committed_curves(name):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(os.path.join(root, "docs", "results", "cpc_hours.json")) as f:
+    with open(os.path.join(root, "docs", "results", name)) as f:
         curve = json.load(f)
     with open(os.path.join(root, "README.md")) as f:
         readme = f.read()
     rows = curve["rows"]
-    cpc = [row for name, row in rows.items() if name.startswith("CPC")]
+    cpc = [row for row_name, row in rows.items() if row_name.startswith("CPC")]
     joined = lambda key: " / ".join(f"{row[key]:.3f}" for row in cpc)  # noqa: E731
     assert f"| {joined('phone_context')} | {joined('speaker_context')} |" in readme
     assert f"| random init | {rows['random init']['phone_context']:.3f} | {rows['random init']['speaker_context']:.3f} |" in readme
