@@ -52,6 +52,20 @@ def test_bad_labels_are_refused():
         text.label_fraction_subset(LabelledText(["a", "b"], np.array([0, 1, 0])), 0.5)
 
 
+def test_tfidf_with_appended_features_uses_them():
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) % 2
+    texts = [f"word{i} film" for i in range(200)]  # no n-gram seen twice but "film": TF-IDF knows nothing
+    train, test = LabelledText(texts[:100], labels[:100]), LabelledText(texts[100:], labels[100:])
+    features = labels[:, None] + 0.1 * rng.standard_normal((200, 3))  # features that carry the label
+    assert text.tfidf_baseline(train, test) == 0.5
+    assert text.tfidf_baseline(train, test, features[:100], features[100:]) == 1.0
+    with pytest.raises(ValueError, match="together"):
+        text.tfidf_baseline(train, test, features[:100])
+    with pytest.raises(ValueError, match="`test_features` must be a 2-D array with one row per text"):
+        text.tfidf_baseline(train, test, features[:100], features[:5])
+
+
 def test_finetune_epochs_reach_the_minimum_steps():
     assert text.finetune_epochs(10246, 2, min_steps=300) == 2  # 321 steps an epoch already
     assert text.finetune_epochs(1025, 2, min_steps=300) == 10  # 33 steps an epoch
@@ -100,14 +114,14 @@ def test_tool_on_the_toy_corpus_writes_every_cell_and_reuses_them(text_labels, t
     toy_preset(tmp_path / "w2v", "word2vec")
     out = tmp_path / "labels.json"
     argv = ["text_labels", f"--preset={tmp_path / 'mlm'}", f"--word2vec={tmp_path / 'w2v'}", "--corpus=synthetic_text",
-            "--rows=tfidf,word2vec,mlm_adapted", "--fractions=0.25,1", "--finetune_epochs=1",
+            "--rows=tfidf,word2vec,tfidf_word2vec,mlm_adapted", "--fractions=0.25,1", "--finetune_epochs=1",
             "--min_steps=3", "--finetune_batch_size=16", "--adapt_epochs=1", "--adapt_batch_size=16",
             f"--out={tmp_path / 'work'}", f"--json={out}"]
     parse(argv)
     text_labels.main([])
     stored = json.loads(out.read_text())
     train_size = stored["train_sentences"]
-    for row in ("tfidf", "word2vec", "mlm_adapted"):
+    for row in ("tfidf", "word2vec", "tfidf_word2vec", "mlm_adapted"):
         assert stored["rows"][row]["1.0"]["examples"] == train_size
         assert stored["rows"][row]["0.25"]["examples"] == round(train_size * 0.25)
     small = stored["rows"]["mlm_adapted"]["0.25"]["cells"]["0"]
@@ -119,7 +133,12 @@ def test_tool_on_the_toy_corpus_writes_every_cell_and_reuses_them(text_labels, t
     monkeypatch.setattr(text_labels, "cell", lambda *a: pytest.fail("a stored cell was measured again"))
     parse(argv + ["--reuse"])
     text_labels.main([])
-    assert json.loads(out.read_text())["rows"] == stored["rows"]
+    again = json.loads(out.read_text())
+    assert again["rows"] == stored["rows"] and len(again["commands"]) == 2
+    # the adapted preset in OUT is loaded, not adapted again, while the preset and settings are the same
+    monkeypatch.setattr(text_labels, "adapt", lambda *a: pytest.fail("adapted again"))
+    encoders = text_labels.Encoders(*[None] * 3)
+    assert encoders.get("mlm_adapted").count_params() > 0 and encoders.info["adaptation"] == stored["adaptation"]
 
 
 def test_tool_refuses_bad_flags(text_labels, tmp_path):

@@ -125,14 +125,37 @@ def finetune_epochs(examples, epochs, min_steps=0, batch_size=32):
     return max(epochs, -(-min_steps // steps_per_epoch))
 
 
-def tfidf_baseline(train, test):
-    """TF-IDF (1-2 grams) + logistic regression accuracy on the same split."""
+def tfidf_baseline(train, test, train_features=None, test_features=None):
+    """TF-IDF (1-2 grams) + logistic regression accuracy on the same split. With `train_features` /
+    `test_features` (`(n, d)` arrays, e.g. pretrained sentence vectors) those are standardised, scaled by
+    1/sqrt(d) so that their rows have about unit norm like the TF-IDF rows, and appended to them.
+
+    Example:
+    >>> from kssl.data.text import LabelledText
+    >>> train = LabelledText(["a good film", "a bad film", "good fun", "bad acting"] * 5, np.array([1, 0, 1, 0] * 5))
+    >>> tfidf_baseline(train, LabelledText(["good acting", "bad fun"], np.array([1, 0])))
+    1.0
+    """
+    from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
 
+    if (train_features is None) != (test_features is None):
+        raise ValueError("`train_features` and `test_features` must be given together.")
     tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(train.texts)
-    classifier = LogisticRegression(max_iter=2000).fit(tfidf.transform(train.texts), train.labels)
-    return float(classifier.score(tfidf.transform(test.texts), test.labels))
+    train_x, test_x = tfidf.transform(train.texts), tfidf.transform(test.texts)
+    if train_features is not None:
+        for arg, features, split in (("train_features", train_features, train), ("test_features", test_features, test)):
+            if np.ndim(features) != 2 or len(features) != len(split.texts):
+                raise ValueError(f"`{arg}` must be a 2-D array with one row per text ({len(split.texts)}); "
+                                 f"got shape {np.shape(features)}.")
+        scaler = StandardScaler().fit(train_features)
+        scale = 1 / np.sqrt(np.shape(train_features)[1])
+        train_x = sparse.hstack([train_x, scaler.transform(train_features) * scale]).tocsr()
+        test_x = sparse.hstack([test_x, scaler.transform(test_features) * scale]).tocsr()
+    classifier = LogisticRegression(max_iter=2000).fit(train_x, train.labels)
+    return float(classifier.score(test_x, test.labels))
 
 
 def labelled_sentences(dataset, seed=0):

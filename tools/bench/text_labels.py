@@ -23,6 +23,8 @@ Rows (pick with --rows):
                   has no film reviews.
     word2vec      logistic regression on the mean of a word2vec preset's vectors of each sentence's words
                   (--word2vec PRESET): pretrained word vectors with no fine-tuning, the cheapest transfer.
+    tfidf_word2vec  TF-IDF with that mean vector appended (`text.tfidf_baseline(..., train_features=...)`):
+                  whether pretrained vectors add to the classical baseline instead of replacing it.
 """
 
 import json
@@ -32,11 +34,12 @@ import time
 
 from absl import app, flags
 
-ROWS = ("mlm", "random_init", "tfidf", "mlm_adapted", "word2vec")
+ROWS = ("mlm", "random_init", "tfidf", "mlm_adapted", "word2vec", "tfidf_word2vec")
 TITLES = {"mlm": "MLM encoder, fine-tuned", "random_init": "same architecture, random init, fine-tuned",
           "tfidf": "TF-IDF (1-2 grams) + logistic regression",
           "mlm_adapted": "MLM + MLM on the unlabelled RT training sentences, fine-tuned",
-          "word2vec": "word2vec mean vector + logistic regression"}
+          "word2vec": "word2vec mean vector + logistic regression",
+          "tfidf_word2vec": "TF-IDF and word2vec mean vector + logistic regression"}
 
 flags.DEFINE_string("preset", None, "A masked-LM preset (examples/mlm_corpus.py's OUT): weights and vocabulary.")
 flags.DEFINE_string("word2vec", "", "A word2vec preset (examples/word2vec_corpus.py's OUT) for the word2vec row.")
@@ -97,6 +100,11 @@ def random_init_encoder(preset):
     return random_init
 
 
+def adapt_settings():
+    return {"epochs": FLAGS.adapt_epochs, "learning_rate": FLAGS.adapt_learning_rate,
+            "batch_size": FLAGS.adapt_batch_size, "corpus": FLAGS.corpus}
+
+
 def adapt(model, pre, sentences, out):
     """The masked LM `model` (freshly loaded: its encoder is trained in place) trained further on
     `sentences` (unlabelled, one per example, no NSP), its MLM head's weights carried over; saved as a
@@ -111,7 +119,7 @@ def adapt(model, pre, sentences, out):
     batches = pre.dataset([[s] for s in sentences], batch_size=FLAGS.adapt_batch_size, next_sentence=False, seed=0)
     history, seconds = kssl.training.pretrain(adapted, batches, FLAGS.adapt_epochs, learning_rate=FLAGS.adapt_learning_rate,
                                               weight_decay=0.01, global_clipnorm=1.0, verbose=2)
-    info = {"seconds": round(seconds, 1), "steps": int(batches.cardinality()) * FLAGS.adapt_epochs,
+    info = {"settings": adapt_settings(), "seconds": round(seconds, 1), "steps": int(batches.cardinality()) * FLAGS.adapt_epochs,
             "sentences": len(sentences), "history": {k: [round(float(v), 4) for v in vs]
                                                      for k, vs in history.history.items()}}
     kssl.zoo.save(adapted, out, metadata={"adapted_from": os.path.abspath(FLAGS.preset), "adaptation": info},
@@ -153,9 +161,15 @@ class Encoders:
             elif row == "random_init":
                 self.made[row] = random_init_encoder(FLAGS.preset)
             elif row == "mlm_adapted":
-                model = kssl.zoo.load(FLAGS.preset, include_head=True)
-                self.made[row], self.info["adaptation"] = adapt(model, self.pre, self.train.texts,
-                                                                os.path.join(FLAGS.out, "mlm_adapted"))
+                out = os.path.join(FLAGS.out, "mlm_adapted")
+                earlier = kssl.zoo.preset.read_metadata(out) if os.path.exists(os.path.join(out, "metadata.json")) else {}
+                if earlier.get("adapted_from") == os.path.abspath(FLAGS.preset) and earlier.get(
+                        "adaptation", {}).get("settings") == adapt_settings():
+                    print(f"mlm_adapted: the adapted preset in {out} (same preset and settings)", flush=True)
+                    self.made[row], self.info["adaptation"] = kssl.zoo.load(out), earlier["adaptation"]
+                else:
+                    model = kssl.zoo.load(FLAGS.preset, include_head=True)
+                    self.made[row], self.info["adaptation"] = adapt(model, self.pre, self.train.texts, out)
             elif row == "word2vec":
                 self.made[row] = (word2vec_features(FLAGS.word2vec, self.train.texts),
                                   word2vec_features(FLAGS.word2vec, self.test.texts))
@@ -170,6 +184,9 @@ def cell(row, encoders, subset, index, seed):
     start = time.time()
     if row == "tfidf":
         result = {"accuracy": text.tfidf_baseline(subset, encoders.test)}
+    elif row == "tfidf_word2vec":
+        train_x, test_x = encoders.get("word2vec")
+        result = {"accuracy": text.tfidf_baseline(subset, encoders.test, train_x[index], test_x)}
     elif row == "word2vec":
         train_x, test_x = encoders.get(row)
         probe = linear.linear_probe_features(train_x[index], subset.labels, test_x, encoders.test.labels)
@@ -225,22 +242,24 @@ def main(argv):
         raise ValueError("`--preset` is required: a masked-LM preset (python examples/mlm_corpus.py --out DIR).")
     for row in FLAGS.rows:
         check_choice("--rows", row, ROWS)
-    if "word2vec" in FLAGS.rows and not FLAGS.word2vec:
-        raise ValueError("`--word2vec` (a word2vec preset) is needed for the word2vec row.")
+    if {"word2vec", "tfidf_word2vec"} & set(FLAGS.rows) and not FLAGS.word2vec:
+        raise ValueError("`--word2vec` (a word2vec preset) is needed for the word2vec rows.")
     seeds = [int(s) for s in FLAGS.seeds]
     for f in fractions():
         text.label_fraction_indices([0], f)  # a ValueError naming `fraction` before anything slow
     os.makedirs(os.path.dirname(FLAGS.json) or ".", exist_ok=True)
-    results = {}
+    results, commands, info = {}, [], {}
     if FLAGS.reuse and os.path.exists(FLAGS.json):
         with open(FLAGS.json) as f:
             stored = json.load(f)
         if stored.get("recipe") == recipe():
-            results = stored["rows"]
+            results, commands = stored["rows"], stored["commands"]
+            info = {k: stored[k] for k in ("adaptation",) if k in stored}
     train, test = text.labelled_sentences(FLAGS.corpus)
     pre = text.preprocessor_from_preset(FLAGS.preset)
     encoders = Encoders(pre, train, test)
-    run = {"recipe": recipe(), "command": "python " + " ".join(sys.argv), "train_sentences": len(train.texts),
+    encoders.info.update(info)  # the adaptation of a reused run (its cells are kept; a new cell adapts again)
+    run = {"recipe": recipe(), "commands": commands + ["python " + " ".join(sys.argv)], "train_sentences": len(train.texts),
            "test_sentences": len(test.texts), "cpus": os.cpu_count()}
 
     def write():
