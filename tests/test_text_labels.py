@@ -135,6 +135,12 @@ def test_tool_on_the_toy_corpus_writes_every_cell_and_reuses_them(text_labels, t
     text_labels.main([])
     again = json.loads(out.read_text())
     assert again["rows"] == stored["rows"] and len(again["commands"]) == 2
+    # another word2vec preset: only its two rows are measured again
+    measured = []
+    monkeypatch.setattr(text_labels, "cell", lambda row, *a: measured.append(row) or {"accuracy": 0.5})
+    parse([a if not a.startswith("--word2vec=") else f"--word2vec={tmp_path / 'mlm'}" for a in argv] + ["--reuse"])
+    text_labels.main([])
+    assert sorted(set(measured)) == ["tfidf_word2vec", "word2vec"] and len(measured) == 4
     # the adapted preset in OUT is loaded, not adapted again, while the preset and settings are the same
     monkeypatch.setattr(text_labels, "adapt", lambda *a: pytest.fail("adapted again"))
     encoders = text_labels.Encoders(*[None] * 3)

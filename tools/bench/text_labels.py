@@ -64,7 +64,8 @@ FLAGS = flags.FLAGS
 
 
 def recipe():
-    """What a stored cell must match to be reused: the preset, the protocol and the fine-tune settings."""
+    """What a stored cell must match to be reused: the preset, the protocol and the fine-tune settings (and
+    for the word2vec rows, the word2vec preset)."""
     return {"preset": os.path.abspath(FLAGS.preset), "corpus": FLAGS.corpus, "finetune_epochs": FLAGS.finetune_epochs,
             "min_steps": FLAGS.min_steps, "finetune_learning_rate": FLAGS.finetune_learning_rate,
             "finetune_warmup": FLAGS.finetune_warmup, "finetune_batch_size": FLAGS.finetune_batch_size,
@@ -252,9 +253,13 @@ def main(argv):
     if FLAGS.reuse and os.path.exists(FLAGS.json):
         with open(FLAGS.json) as f:
             stored = json.load(f)
-        if stored.get("recipe") == recipe():
+        other = {k: v for k, v in stored.get("recipe", {}).items() if k != "word2vec"}
+        if other == {k: v for k, v in recipe().items() if k != "word2vec"}:
             results, commands = stored["rows"], stored["commands"]
             info = {k: stored[k] for k in ("adaptation",) if k in stored}
+            if stored["recipe"].get("word2vec") != FLAGS.word2vec:  # another word2vec preset: its rows again
+                for row in ("word2vec", "tfidf_word2vec"):
+                    results.pop(row, None)
     train, test = text.labelled_sentences(FLAGS.corpus)
     pre = text.preprocessor_from_preset(FLAGS.preset)
     encoders = Encoders(pre, train, test)
