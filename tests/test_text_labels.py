@@ -16,7 +16,7 @@ from kssl.eval import text
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAG_NAMES = ("preset", "word2vec", "corpus", "rows", "fractions", "seeds", "full_seed", "finetune_epochs", "min_steps",
               "finetune_learning_rate", "finetune_warmup", "finetune_batch_size", "adapt_epochs",
-              "adapt_learning_rate", "adapt_batch_size", "out", "json", "reuse")
+              "adapt_learning_rate", "adapt_batch_size", "out", "json", "reuse", "measure")
 
 
 def test_label_fractions_are_stratified_nested_and_seeded():
@@ -135,6 +135,10 @@ def test_tool_on_the_toy_corpus_writes_every_cell_and_reuses_them(text_labels, t
     text_labels.main([])
     again = json.loads(out.read_text())
     assert again["rows"] == stored["rows"] and len(again["commands"]) == 2
+    # --nomeasure: a cell not stored (another seed) is left out of the table, not measured
+    parse(argv + ["--reuse", "--nomeasure", "--seeds=0,1"])
+    text_labels.main([])
+    assert "± " not in capsys.readouterr().out.split("| Rotten Tomatoes")[-1]
     # another word2vec preset: only its two rows are measured again
     measured = []
     monkeypatch.setattr(text_labels, "cell", lambda row, *a: measured.append(row) or {"accuracy": 0.5})

@@ -4,6 +4,7 @@ an interrupted run keeps what it measured; `--reuse` skips the cells already the
 
     python examples/mlm_corpus.py --out out/mlm --nosentiment      # the pretraining (once)
     python tools/bench/text_labels.py --preset out/mlm              # the curve (--json docs/results/mlm_labels.json)
+    python tools/bench/text_labels.py --preset out/mlm --reuse --nomeasure   # the table of the stored cells
 
 Protocol (`kssl.eval.text`): the labelled subsets are `label_fraction_subset(train, fraction, seed)`
 (stratified, nested: the 1 % subset lies inside the 10 % one), the same for every row; the test set is
@@ -60,6 +61,7 @@ flags.DEFINE_integer("adapt_batch_size", 64, "Batch size of that MLM.")
 flags.DEFINE_string("out", "out/text_labels", "Working folder (the adapted preset is saved in OUT/mlm_adapted).")
 flags.DEFINE_string("json", "docs/results/mlm_labels.json", "Where to write every cell as JSON.")
 flags.DEFINE_bool("reuse", False, "Keep the cells already in --json that were measured with this recipe.")
+flags.DEFINE_bool("measure", True, "Measure the cells not in --json (--nomeasure --reuse: the table of the stored cells).")
 FLAGS = flags.FLAGS
 
 
@@ -274,7 +276,7 @@ def main(argv):
         for f in fractions():
             for seed in seeds if f < 1 else [FLAGS.full_seed]:
                 cells = results.setdefault(row, {}).setdefault(str(f), {"cells": {}})["cells"]
-                if str(seed) in cells:
+                if str(seed) in cells or not FLAGS.measure:
                     continue
                 index = text.label_fraction_indices(train.labels, f, seed=seed)
                 subset = text.label_fraction_subset(train, f, seed=seed)
