@@ -232,5 +232,5 @@ def word_topic_probe(vectors, words, topics, seed=0):
     return {"accuracy": result["accuracy"], "topic_words": len(train_x) + len(test_x)}
 
 
-__all__ = ["finetune", "finetune_epochs", "label_fraction_indices", "label_fraction_subset", "labelled_sentences", "preprocessor_from_preset", "sentence_features",
-           "sentence_probe", "tfidf_baseline", "word_benchmarks", "word_topic_probe", "word_vectors", "words_from_preset"]
+__all__ = ["finetune", "finetune_epochs", "label_fraction_indices", "label_fraction_subset", "labelled_sentences",
+           "preprocessor_from_preset", "sentence_features", "sentence_probe", "tfidf_baseline", "word_benchmarks", "word_topic_probe", "word_vectors", "words_from_preset"]
