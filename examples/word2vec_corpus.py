@@ -38,6 +38,8 @@ def define_flags():
     flags.DEFINE_float("fraction", 1.0, "Use this fraction of the training sentences, drawn with --seed.")
     flags.DEFINE_integer("seed", spec.recipe.seed, "Random seed.")
     flags.DEFINE_enum("corpus", "corpus", ["corpus", "synthetic_text"], "The offline English corpus, or a toy one.")
+    flags.DEFINE_bool("rotten_tomatoes", False, "Also train on the Rotten Tomatoes training sentences (their text "
+                      "only, never the labels or the test split): vectors for the review words of tools/bench/text_labels.py.")
 
 
 def corpus_sentences():
@@ -51,6 +53,11 @@ def corpus_sentences():
     if FLAGS.fraction < 1.0:
         keep = np.random.default_rng(FLAGS.seed).random(len(sentences)) < FLAGS.fraction
         sentences = [s for s, k in zip(sentences, keep) if k]
+    if FLAGS.rotten_tomatoes:
+        from kssl.data.text import words
+        from kssl.eval.text import labelled_sentences
+
+        sentences = sentences + [words(t) for t in labelled_sentences("corpus")[0].texts]
     return sentences
 
 
@@ -78,7 +85,7 @@ def evaluate(vectors, words):
 def settings():
     return {name: getattr(FLAGS, name) for name in ("mode", "embedding_dim", "window", "min_count", "sample",
                                                     "negatives", "optimizer", "epochs", "batch_size", "learning_rate",
-                                                    "fraction", "seed")}
+                                                    "fraction", "seed", "rotten_tomatoes")}
 
 
 def main(_):

@@ -65,14 +65,97 @@ def finetune(encoder, pre, train, test, epochs, learning_rate=3e-4, warmup=0.1, 
     return test_accuracy, float(history.history["binary_accuracy"][-1])
 
 
-def tfidf_baseline(train, test):
-    """TF-IDF (1-2 grams) + logistic regression accuracy on the same split."""
+def label_fraction_indices(labels, fraction, seed=0):
+    """Sorted indices of the labelled subset a label-fraction curve trains on: per class, round(`fraction`
+    x its count) of the examples (at least one), drawn with `seed` by `kssl.data.splits.stratified_split`;
+    all of them when `fraction` is 1. With one seed the subsets are nested (the 1 % subset lies inside the
+    10 % one), so the points of a curve differ by the labels added, not by a new draw.
+
+    Example:
+    >>> labels = np.array([0] * 80 + [1] * 20)
+    >>> index = label_fraction_indices(labels, 0.1, seed=0)
+    >>> len(index), int(labels[index].sum())
+    (10, 2)
+    """
+    from kssl.checks import check_probability
+    from kssl.data.splits import stratified_split
+
+    check_probability("fraction", fraction, low_open=True)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not len(labels):
+        raise ValueError(f"`labels` must be a non-empty 1-D array of class labels; got shape {labels.shape}.")
+    if fraction == 1:
+        return np.arange(len(labels))
+    return stratified_split(labels, test_fraction=fraction, seed=seed)[1]
+
+
+def label_fraction_subset(train, fraction, seed=0):
+    """`train` (a `LabelledText`) cut to the sentences of `label_fraction_indices(train.labels, fraction,
+    seed)`, in `train`'s order: the same subset for every model compared.
+
+    Example:
+    >>> from kssl.data.text import LabelledText
+    >>> train = LabelledText([f"s{i}" for i in range(100)], np.array([0] * 80 + [1] * 20))
+    >>> small = label_fraction_subset(train, 0.1, seed=0)
+    >>> len(small.texts), int(small.labels.sum())
+    (10, 2)
+    """
+    from kssl.data.text import LabelledText
+
+    if len(train.texts) != len(train.labels):
+        raise ValueError(f"`train` has {len(train.texts)} texts but {len(train.labels)} labels.")
+    index = label_fraction_indices(train.labels, fraction, seed)
+    return LabelledText([train.texts[i] for i in index], np.asarray(train.labels)[index])
+
+
+def finetune_epochs(examples, epochs, min_steps=0, batch_size=32):
+    """Fine-tune epochs for `examples` labelled sentences: `epochs`, or more when those would give fewer
+    than `min_steps` optimizer steps of `batch_size` (so a 1 % subset is not fitted in a handful of steps).
+
+    Example:
+    >>> finetune_epochs(10246, 2, min_steps=300), finetune_epochs(102, 2, min_steps=300)
+    (2, 75)
+    """
+    from kssl.checks import check_positive_int
+
+    for arg, value, low in (("examples", examples, 1), ("epochs", epochs, 1), ("min_steps", min_steps, 0),
+                            ("batch_size", batch_size, 1)):
+        check_positive_int(arg, value, minimum=low)
+    steps_per_epoch = -(-examples // batch_size)
+    return max(epochs, -(-min_steps // steps_per_epoch))
+
+
+def tfidf_baseline(train, test, train_features=None, test_features=None):
+    """TF-IDF (1-2 grams) + logistic regression accuracy on the same split. With `train_features` /
+    `test_features` (`(n, d)` arrays, e.g. pretrained sentence vectors) those are standardised, scaled by
+    1/sqrt(d) so that their rows have about unit norm like the TF-IDF rows, and appended to them.
+
+    Example:
+    >>> from kssl.data.text import LabelledText
+    >>> train = LabelledText(["a good film", "a bad film", "good fun", "bad acting"] * 5, np.array([1, 0, 1, 0] * 5))
+    >>> tfidf_baseline(train, LabelledText(["good acting", "bad fun"], np.array([1, 0])))
+    1.0
+    """
+    from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
 
+    if (train_features is None) != (test_features is None):
+        raise ValueError("`train_features` and `test_features` must be given together.")
     tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(train.texts)
-    classifier = LogisticRegression(max_iter=2000).fit(tfidf.transform(train.texts), train.labels)
-    return float(classifier.score(tfidf.transform(test.texts), test.labels))
+    train_x, test_x = tfidf.transform(train.texts), tfidf.transform(test.texts)
+    if train_features is not None:
+        for arg, features, split in (("train_features", train_features, train), ("test_features", test_features, test)):
+            if np.ndim(features) != 2 or len(features) != len(split.texts):
+                raise ValueError(f"`{arg}` must be a 2-D array with one row per text ({len(split.texts)}); "
+                                 f"got shape {np.shape(features)}.")
+        scaler = StandardScaler().fit(train_features)
+        scale = 1 / np.sqrt(np.shape(train_features)[1])
+        train_x = sparse.hstack([train_x, scaler.transform(train_features) * scale]).tocsr()
+        test_x = sparse.hstack([test_x, scaler.transform(test_features) * scale]).tocsr()
+    classifier = LogisticRegression(max_iter=2000).fit(train_x, train.labels)
+    return float(classifier.score(test_x, test.labels))
 
 
 def labelled_sentences(dataset, seed=0):
@@ -149,5 +232,5 @@ def word_topic_probe(vectors, words, topics, seed=0):
     return {"accuracy": result["accuracy"], "topic_words": len(train_x) + len(test_x)}
 
 
-__all__ = ["finetune", "labelled_sentences", "preprocessor_from_preset", "sentence_features",
-           "sentence_probe", "tfidf_baseline", "word_benchmarks", "word_topic_probe", "word_vectors", "words_from_preset"]
+__all__ = ["finetune", "finetune_epochs", "label_fraction_indices", "label_fraction_subset", "labelled_sentences",
+           "preprocessor_from_preset", "sentence_features", "sentence_probe", "tfidf_baseline", "word_benchmarks", "word_topic_probe", "word_vectors", "words_from_preset"]
