@@ -162,3 +162,25 @@ def test_tool_refuses_bad_flags(text_labels, tmp_path):
     with pytest.raises(ValueError, match="`--word2vec`"):
         text_labels.main([])
     keras.backend.clear_session()
+
+
+def test_readme_row_is_the_committed_label_curve():
+    import json
+    import os
+
+    import numpy as np
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "results", "mlm_labels.json")) as f:
+        rows = json.load(f)["rows"]
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    mean = lambda row, fraction: np.mean([c["accuracy"] for c in rows[row][fraction]["cells"].values()])  # noqa: E731
+    curve = lambda row: [f"{mean(row, f):.3f}" for f in ("0.01", "0.1", "1.0")]  # noqa: E731
+    assert f"| {' / '.join(curve('mlm'))}; " in readme
+    a, b, c = curve("random_init")
+    assert f"random init {a} / {b} (1 subset) / {c};" in readme and len(rows["random_init"]["0.1"]["cells"]) == 1
+    a, b, c = curve("tfidf_word2vec")
+    assert f"TF-IDF + word2vec **{a} / {b}** / {c} |" in readme
+    a, b, c = curve("tfidf")
+    assert f"| TF-IDF + logistic regression {a} / {b} / **{c}** |" in readme
