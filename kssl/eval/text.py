@@ -233,4 +233,5 @@ def word_topic_probe(vectors, words, topics, seed=0):
 
 
 __all__ = ["finetune", "finetune_epochs", "label_fraction_indices", "label_fraction_subset", "labelled_sentences",
-           "preprocessor_from_preset", "sentence_features", "sentence_probe", "tfidf_baseline", "word_benchmarks", "word_topic_probe", "word_vectors", "words_from_preset"]
+           "preprocessor_from_preset", "sentence_features", "sentence_probe", "tfidf_baseline", "word_benchmarks",
+           "word_topic_probe", "word_vectors", "words_from_preset"]
