@@ -14,7 +14,7 @@ from kssl.data.text import LabelledText
 from kssl.eval import text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAG_NAMES = ("preset", "word2vec", "corpus", "rows", "fractions", "seeds", "full_seed", "finetune_epochs", "min_steps",
+FLAG_NAMES = ("mlm_preset", "word2vec", "corpus", "rows", "fractions", "seeds", "full_seed", "finetune_epochs", "min_steps",
               "finetune_learning_rate", "finetune_warmup", "finetune_batch_size", "adapt_epochs",
               "adapt_learning_rate", "adapt_batch_size", "out", "json", "reuse", "measure")
 
@@ -113,7 +113,7 @@ def test_tool_on_the_toy_corpus_writes_every_cell_and_reuses_them(text_labels, t
     toy_preset(tmp_path / "mlm")
     toy_preset(tmp_path / "w2v", "word2vec")
     out = tmp_path / "labels.json"
-    argv = ["text_labels", f"--preset={tmp_path / 'mlm'}", f"--word2vec={tmp_path / 'w2v'}", "--corpus=synthetic_text",
+    argv = ["text_labels", f"--mlm_preset={tmp_path / 'mlm'}", f"--word2vec={tmp_path / 'w2v'}", "--corpus=synthetic_text",
             "--rows=tfidf,word2vec,tfidf_word2vec,mlm_adapted", "--fractions=0.25,1", "--finetune_epochs=1",
             "--min_steps=3", "--finetune_batch_size=16", "--adapt_epochs=1", "--adapt_batch_size=16",
             f"--out={tmp_path / 'work'}", f"--json={out}"]
@@ -152,13 +152,13 @@ def test_tool_on_the_toy_corpus_writes_every_cell_and_reuses_them(text_labels, t
 
 
 def test_tool_refuses_bad_flags(text_labels, tmp_path):
-    parse(["text_labels", f"--preset={tmp_path}", "--rows=tfidf,bert", f"--json={tmp_path / 'j.json'}"])
+    parse(["text_labels", f"--mlm_preset={tmp_path}", "--rows=tfidf,bert", f"--json={tmp_path / 'j.json'}"])
     with pytest.raises(ValueError, match="`--rows` must be one of"):
         text_labels.main([])
-    parse(["text_labels", f"--preset={tmp_path}", "--fractions=0.01,2", f"--json={tmp_path / 'j.json'}"])
+    parse(["text_labels", f"--mlm_preset={tmp_path}", "--fractions=0.01,2", f"--json={tmp_path / 'j.json'}"])
     with pytest.raises(ValueError, match="`fraction`"):
         text_labels.main([])
-    parse(["text_labels", f"--preset={tmp_path}", "--rows=word2vec", f"--json={tmp_path / 'j.json'}"])
+    parse(["text_labels", f"--mlm_preset={tmp_path}", "--rows=word2vec", f"--json={tmp_path / 'j.json'}"])
     with pytest.raises(ValueError, match="`--word2vec`"):
         text_labels.main([])
     keras.backend.clear_session()

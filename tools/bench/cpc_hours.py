@@ -45,8 +45,8 @@ flags.DEFINE_integer("batch_size", 16, "Crops per step.")
 flags.DEFINE_integer("window", 8000, "Samples per training crop (0.5 s).")
 flags.DEFINE_float("learning_rate", 5e-4, "Peak AdamW learning rate (cosine decay); at 1e-3 the 0.5 h point stayed at chance loss.")
 flags.DEFINE_integer("seed", 0, "Random seed (speech, splits, crops, initialisation).")
-flags.DEFINE_string("corpus", "corpus", "Where the sentences come from: 'corpus' (make data-text) or 'harvard' "
-                                        "(kssl.audio.SENTENCES, repeated; for smoke tests).")
+flags.DEFINE_enum("corpus", "corpus", ["corpus", "harvard"], "Where the sentences come from: the offline English "
+                  "corpus (make data-text), or kssl.audio.SENTENCES numbered (for smoke tests).")
 flags.DEFINE_enum("engine", "espeak", ["espeak", "tones"], "Who speaks (tones: kssl.audio.ToneEngine, smoke tests).")
 flags.DEFINE_string("out", "out/bench/cpc_hours", "Output directory.")
 

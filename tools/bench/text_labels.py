@@ -3,8 +3,8 @@ labels, one protocol for every row; prints a Markdown table and writes a JSON fi
 an interrupted run keeps what it measured; `--reuse` skips the cells already there).
 
     python examples/mlm_corpus.py --out out/mlm --nosentiment      # the pretraining (once)
-    python tools/bench/text_labels.py --preset out/mlm              # the curve (--json docs/results/mlm_labels.json)
-    python tools/bench/text_labels.py --preset out/mlm --reuse --nomeasure   # the table of the stored cells
+    python tools/bench/text_labels.py --mlm_preset out/mlm              # the curve (--json docs/results/mlm_labels.json)
+    python tools/bench/text_labels.py --mlm_preset out/mlm --reuse --nomeasure   # the table of the stored cells
 
 Protocol (`kssl.eval.text`): the labelled subsets are `label_fraction_subset(train, fraction, seed)`
 (stratified, nested: the 1 % subset lies inside the 10 % one), the same for every row; the test set is
@@ -42,7 +42,7 @@ TITLES = {"mlm": "MLM encoder, fine-tuned", "random_init": "same architecture, r
           "word2vec": "word2vec mean vector + logistic regression",
           "tfidf_word2vec": "TF-IDF and word2vec mean vector + logistic regression"}
 
-flags.DEFINE_string("preset", None, "A masked-LM preset (examples/mlm_corpus.py's OUT): weights and vocabulary.")
+flags.DEFINE_string("mlm_preset", None, "A masked-LM preset (examples/mlm_corpus.py's OUT): weights and vocabulary.")
 flags.DEFINE_string("word2vec", "", "A word2vec preset (examples/word2vec_corpus.py's OUT) for the word2vec row.")
 flags.DEFINE_enum("corpus", "corpus", ["corpus", "synthetic_text"],
                   "Rotten Tomatoes, or the toy corpus's sentence topics (a smoke test).")
@@ -68,7 +68,7 @@ FLAGS = flags.FLAGS
 def recipe():
     """What a stored cell must match to be reused: the preset, the protocol and the fine-tune settings (and
     for the word2vec rows, the word2vec preset)."""
-    return {"preset": os.path.abspath(FLAGS.preset), "corpus": FLAGS.corpus, "finetune_epochs": FLAGS.finetune_epochs,
+    return {"preset": os.path.abspath(FLAGS.mlm_preset), "corpus": FLAGS.corpus, "finetune_epochs": FLAGS.finetune_epochs,
             "min_steps": FLAGS.min_steps, "finetune_learning_rate": FLAGS.finetune_learning_rate,
             "finetune_warmup": FLAGS.finetune_warmup, "finetune_batch_size": FLAGS.finetune_batch_size,
             "adapt_epochs": FLAGS.adapt_epochs, "adapt_learning_rate": FLAGS.adapt_learning_rate,
@@ -125,8 +125,8 @@ def adapt(model, pre, sentences, out):
     info = {"settings": adapt_settings(), "seconds": round(seconds, 1), "steps": int(batches.cardinality()) * FLAGS.adapt_epochs,
             "sentences": len(sentences), "history": {k: [round(float(v), 4) for v in vs]
                                                      for k, vs in history.history.items()}}
-    kssl.zoo.save(adapted, out, metadata={"adapted_from": os.path.abspath(FLAGS.preset), "adaptation": info},
-                  assets={name: kssl.zoo.preset.read_asset(FLAGS.preset, name)
+    kssl.zoo.save(adapted, out, metadata={"adapted_from": os.path.abspath(FLAGS.mlm_preset), "adaptation": info},
+                  assets={name: kssl.zoo.preset.read_asset(FLAGS.mlm_preset, name)
                           for name in ("vocabulary.txt", "preprocessor.json")})
     return adapted.encoder, info
 
@@ -160,18 +160,18 @@ class Encoders:
 
         if row not in self.made:
             if row == "mlm":
-                self.made[row] = kssl.zoo.load(FLAGS.preset)
+                self.made[row] = kssl.zoo.load(FLAGS.mlm_preset)
             elif row == "random_init":
-                self.made[row] = random_init_encoder(FLAGS.preset)
+                self.made[row] = random_init_encoder(FLAGS.mlm_preset)
             elif row == "mlm_adapted":
                 out = os.path.join(FLAGS.out, "mlm_adapted")
                 earlier = kssl.zoo.preset.read_metadata(out) if os.path.exists(os.path.join(out, "metadata.json")) else {}
-                if earlier.get("adapted_from") == os.path.abspath(FLAGS.preset) and earlier.get(
+                if earlier.get("adapted_from") == os.path.abspath(FLAGS.mlm_preset) and earlier.get(
                         "adaptation", {}).get("settings") == adapt_settings():
                     print(f"mlm_adapted: the adapted preset in {out} (same preset and settings)", flush=True)
                     self.made[row], self.info["adaptation"] = kssl.zoo.load(out), earlier["adaptation"]
                 else:
-                    model = kssl.zoo.load(FLAGS.preset, include_head=True)
+                    model = kssl.zoo.load(FLAGS.mlm_preset, include_head=True)
                     self.made[row], self.info["adaptation"] = adapt(model, self.pre, self.train.texts, out)
             elif row == "word2vec":
                 self.made[row] = (word2vec_features(FLAGS.word2vec, self.train.texts),
@@ -241,8 +241,8 @@ def main(argv):
     from kssl.eval import text
     from kssl.training.files import write_text_atomic
 
-    if not FLAGS.preset:
-        raise ValueError("`--preset` is required: a masked-LM preset (python examples/mlm_corpus.py --out DIR).")
+    if not FLAGS.mlm_preset:
+        raise ValueError("`--mlm_preset` is required: a masked-LM preset (python examples/mlm_corpus.py --out DIR).")
     for row in FLAGS.rows:
         check_choice("--rows", row, ROWS)
     if {"word2vec", "tfidf_word2vec"} & set(FLAGS.rows) and not FLAGS.word2vec:
@@ -263,7 +263,7 @@ def main(argv):
                 for row in ("word2vec", "tfidf_word2vec"):
                     results.pop(row, None)
     train, test = text.labelled_sentences(FLAGS.corpus)
-    pre = text.preprocessor_from_preset(FLAGS.preset)
+    pre = text.preprocessor_from_preset(FLAGS.mlm_preset)
     encoders = Encoders(pre, train, test)
     encoders.info.update(info)  # the adaptation of a reused run (its cells are kept; a new cell adapts again)
     run = {"recipe": recipe(), "commands": commands + ["python " + " ".join(sys.argv)], "train_sentences": len(train.texts),
