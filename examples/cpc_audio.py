@@ -41,7 +41,6 @@ def main(argv):
     del argv
     import time
 
-    from kssl.data import audio
     from kssl.eval import audio as speech
     from kssl.eval import results
     from kssl.methods import registry
@@ -49,9 +48,8 @@ def main(argv):
     options = common.options(SPEC)
     data = registry.load_data(SPEC, FLAGS.data, options, seed=FLAGS.seed)
     clips, train, test = data.clips, data.train, data.test
-    seconds = lambda c: sum(len(w) for w in c.waveforms) / audio.SAMPLE_RATE  # noqa: E731
-    print(f"{FLAGS.data}: {len(clips.speaker_names)} speakers; train {len(train)} clips ({seconds(train) / 60:.1f} min), "
-          f"test {len(test)} clips ({seconds(test) / 60:.1f} min)"
+    print(f"{FLAGS.data}: {len(clips.speaker_names)} speakers; train {len(train)} clips ({train.seconds() / 60:.1f} min), "
+          f"test {len(test)} clips ({test.seconds() / 60:.1f} min)"
           + (f"; {len(clips.phones)} phone classes" if clips.phones else ""))
     run = registry.train(SPEC, data, options, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
                          learning_rate=FLAGS.learning_rate, seed=FLAGS.seed, out=FLAGS.out)

@@ -42,6 +42,7 @@ def test_espeak_builder_labels_every_frame_and_caches(cache):
     engine = ToneEngine()
     clips = audio.espeak_clips(speakers=("v1", "v2"), sentences=("abc", "ba", "cab d"), engine=engine, verbose=False)
     assert len(clips) == 6 and engine.calls == 6
+    assert clips.seconds() == sum(len(w) for w in clips.waveforms) / audio.SAMPLE_RATE > 0
     assert clips.speaker_names == ("v1", "v2") and clips.speakers.tolist() == [0, 0, 0, 1, 1, 1]
     assert clips.groups.tolist() == [0, 1, 2, 0, 1, 2]
     for wave, labels in zip(clips.waveforms, clips.frame_labels):

@@ -138,6 +138,10 @@ class Clips:
     def __len__(self):
         return len(self.waveforms)
 
+    def seconds(self):
+        """Total duration of the clips, in seconds."""
+        return sum(len(w) for w in self.waveforms) / SAMPLE_RATE
+
     def subset(self, index):
         index = np.asarray(index, int)
         return Clips([self.waveforms[i] for i in index], self.speakers[index], self.speaker_names, self.groups[index],

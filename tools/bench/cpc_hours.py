@@ -72,9 +72,7 @@ def speech():
 
 
 def hours_of(clips):
-    from kssl.data import audio
-
-    return sum(len(w) for w in clips.waveforms) / audio.SAMPLE_RATE / 3600
+    return clips.seconds() / 3600
 
 
 def first_hours(train, order, hours):
