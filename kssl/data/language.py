@@ -236,9 +236,11 @@ class WordIds:
         if isinstance(vocabulary, str):
             raise ValueError(f"`vocabulary` must be a list of words; got one string ({vocabulary[:40]!r}).")
         self.vocabulary = [w for w in vocabulary if w != self.PAD_TOKEN]
-        if len(set(self.vocabulary)) != len(self.vocabulary) or not all(isinstance(w, str) and w for w in self.vocabulary):
+        words_ok = all(isinstance(w, str) and w for w in self.vocabulary)
+        if len(set(self.vocabulary)) != len(self.vocabulary) or not words_ok:
             raise ValueError("`vocabulary` must be distinct non-empty strings.")
-        self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, mask_token=self.PAD_TOKEN, num_oov_indices=1)
+        self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, mask_token=self.PAD_TOKEN,
+                                                num_oov_indices=1)
 
     @property
     def vocabulary_size(self):

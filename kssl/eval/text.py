@@ -85,7 +85,8 @@ def word_embeddings(pre, vectors, words, copy=True, seed=0):
         raise ValueError(f"`vectors` must be a 2-D array with one row per word of `words` ({len(words)}); "
                          f"got shape {vectors.shape}.")
     scale = np.sqrt(3.0) * float(vectors[1:].std() if len(vectors) > 1 else vectors.std())
-    table = np.random.default_rng(seed).uniform(-scale, scale, (pre.vocabulary_size, vectors.shape[1])).astype("float32")
+    shape = (pre.vocabulary_size, vectors.shape[1])
+    table = np.random.default_rng(seed).uniform(-scale, scale, shape).astype("float32")
     if copy:
         index = {w: i for i, w in enumerate(words)}
         for row, word in enumerate(pre.vocabulary, start=2):
@@ -118,7 +119,8 @@ def finetune_pooled(encoder, pre, train, test, epochs, learning_rate=1e-3, batch
         check_positive("max_norm", max_norm)
     keras.utils.set_random_seed(seed)
     constraint = keras.constraints.MaxNorm(max_norm, axis=0) if max_norm is not None else None
-    classifier = keras.Sequential([encoder, keras.layers.Dropout(dropout), keras.layers.Dense(1, kernel_constraint=constraint)])
+    head = keras.layers.Dense(1, kernel_constraint=constraint)
+    classifier = keras.Sequential([encoder, keras.layers.Dropout(dropout), head])
     classifier.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=[keras.metrics.BinaryAccuracy(threshold=0)],
                        loss=keras.losses.BinaryCrossentropy(from_logits=True))
 

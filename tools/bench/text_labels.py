@@ -100,7 +100,8 @@ def recipe():
 def cnn_recipe():
     """What a stored cell of the CNN rows must match to be reused, besides `recipe()` (kept apart so that
     the cells measured before the CNN rows existed stay valid)."""
-    return {"word2vec": FLAGS.word2vec, "corpus": FLAGS.corpus, "epochs": FLAGS.cnn_epochs, "min_steps": FLAGS.cnn_min_steps,
+    return {"word2vec": FLAGS.word2vec, "corpus": FLAGS.corpus, "epochs": FLAGS.cnn_epochs,
+            "min_steps": FLAGS.cnn_min_steps,
             "learning_rate": FLAGS.cnn_learning_rate, "batch_size": FLAGS.cnn_batch_size,
             "sequence_length": FLAGS.cnn_sequence_length, "dropout": FLAGS.cnn_dropout, "max_norm": FLAGS.cnn_max_norm}
 
@@ -211,8 +212,8 @@ class Encoders:
                 from kssl.eval import text
 
                 words = text.words_from_preset(FLAGS.word2vec)
-                self.made[row] = (WordIds(words, FLAGS.cnn_sequence_length), text.word_vectors(kssl.zoo.load(FLAGS.word2vec)),
-                                  words)
+                vectors = text.word_vectors(kssl.zoo.load(FLAGS.word2vec))
+                self.made[row] = (WordIds(words, FLAGS.cnn_sequence_length), vectors, words)
         return self.made[row]
 
 
@@ -333,7 +334,8 @@ def main(argv):
     pre = text.preprocessor_from_preset(FLAGS.mlm_preset)
     encoders = Encoders(pre, train, test)
     encoders.info.update(info)  # the adaptation of a reused run (its cells are kept; a new cell adapts again)
-    run = {"recipe": recipe(), "cnn_recipe": cnn_recipe(), "commands": commands + ["python " + " ".join(sys.argv)], "train_sentences": len(train.texts),
+    run = {"recipe": recipe(), "cnn_recipe": cnn_recipe(), "commands": commands + ["python " + " ".join(sys.argv)],
+           "train_sentences": len(train.texts),
            "test_sentences": len(test.texts), "cpus": os.cpu_count()}
 
     def write():
