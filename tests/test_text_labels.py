@@ -185,3 +185,9 @@ def test_readme_row_is_the_committed_label_curve():
     assert f"TF-IDF + word2vec **{a} / {b}** / {c} |" in readme
     a, b, c = curve("tfidf")
     assert f"| TF-IDF + logistic regression {a} / {b} / **{c}** |" in readme
+    a, b, c = curve("word2vec_cnn")
+    assert f"| word2vec CNN {a} / {b} / **{c}**; " in readme and len(rows["word2vec_cnn"]["1.0"]["cells"]) == 3
+    a, b, c = curve("cnn_random")
+    assert f"; random embedding {a} / {b} / {c} |" in readme
+    a, b, c = curve("tfidf")
+    assert f"| TF-IDF + logistic regression {a} / {b} / {c} |" in readme  # the CNN row's baseline column
