@@ -11,7 +11,8 @@ Protocol (`kssl.eval.text`): the labelled subsets are `label_fraction_subset(tra
 always the whole Rotten Tomatoes test split (2 562 sentences). Every fine-tuned row uses one recipe
 (`text.finetune`: AdamW, warmup then cosine, batch 32, dropout 0.1), with `finetune_epochs(examples,
 --finetune_epochs, --min_steps)` epochs, so a small subset still gets --min_steps optimizer steps. Each
-(row, fraction, seed) cell fine-tunes a fresh copy of its encoder.
+(row, fraction, seed) cell fine-tunes a fresh copy of its encoder. The CNN rows have their own recipe
+(--cnn_*, stored as `cnn_recipe` apart from `recipe`, so adding or changing them keeps the other rows' cells).
 
 Rows (pick with --rows):
     mlm           the preset's pretrained encoder, fine-tuned: does pretraining pay?
