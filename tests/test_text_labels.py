@@ -16,7 +16,8 @@ from kssl.eval import text
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAG_NAMES = ("mlm_preset", "word2vec", "corpus", "rows", "fractions", "seeds", "full_seed", "finetune_epochs", "min_steps",
               "finetune_learning_rate", "finetune_warmup", "finetune_batch_size", "adapt_epochs",
-              "adapt_learning_rate", "adapt_batch_size", "out", "json", "reuse", "measure")
+              "adapt_learning_rate", "adapt_batch_size", "cnn_epochs", "cnn_min_steps", "cnn_learning_rate", "cnn_batch_size",
+              "cnn_sequence_length", "cnn_dropout", "cnn_max_norm", "out", "json", "reuse", "measure")
 
 
 def test_label_fractions_are_stratified_nested_and_seeded():
@@ -184,3 +185,9 @@ def test_readme_row_is_the_committed_label_curve():
     assert f"TF-IDF + word2vec **{a} / {b}** / {c} |" in readme
     a, b, c = curve("tfidf")
     assert f"| TF-IDF + logistic regression {a} / {b} / **{c}** |" in readme
+    a, b, c = curve("word2vec_cnn")
+    assert f"| word2vec CNN {a} / {b} / **{c}**; " in readme and len(rows["word2vec_cnn"]["1.0"]["cells"]) == 3
+    a, b, c = curve("cnn_random")
+    assert f"; random embedding {a} / {b} / {c} |" in readme
+    a, b, c = curve("tfidf")
+    assert f"| TF-IDF + logistic regression {a} / {b} / {c} |" in readme  # the CNN row's baseline column

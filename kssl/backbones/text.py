@@ -1,4 +1,5 @@
-"""Text encoders: a small keras-hub BERT (Devlin et al., 2019) for masked language modelling."""
+"""Text encoders: a small keras-hub BERT (Devlin et al., 2019) for masked language modelling, and Kim's
+(2014) word-level CNN for sentence classification."""
 
 
 def bert_encoder(vocabulary_size, num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
@@ -41,4 +42,51 @@ def mean_pooled(encoder):
     return keras.Model(inputs, pooled, name="mean_pooled")
 
 
-__all__ = ["bert_encoder", "mean_pooled"]
+def word_cnn(vocabulary_size, embedding_dim=100, widths=(3, 4, 5), filters=100, embeddings=None, sequence_length=None,
+             name="word_cnn"):
+    """Kim (2014), "Convolutional Neural Networks for Sentence Classification": word ids -> a word
+    embedding -> for each width in `widths` a `Conv1D` of `filters` filters with ReLU, max-pooled over the
+    sentence -> the pooled vectors concatenated (`len(widths) * filters` features; 300 with the paper's
+    defaults). A `keras.Model` from int ids `(batch, sequence_length)` to features; Kim's dropout (0.5)
+    and output layer belong to the classifier on top (`kssl.eval.text.finetune_pooled`).
+
+    `embeddings`, a `(vocabulary_size, embedding_dim)` array (e.g. word2vec vectors, rows in the id order
+    of `kssl.data.language.WordIds`), is copied into the embedding, which stays trainable (Kim's
+    CNN-non-static); without it the embedding starts from Keras' default uniform draw. Ids must be padded
+    to at least the widest filter (`WordIds` pads to a fixed length).
+
+    Example:
+    >>> import numpy as np, kssl
+    >>> encoder = kssl.backbones.word_cnn(50, embedding_dim=8, widths=(2, 3), filters=4, embeddings=np.ones((50, 8)))
+    >>> encoder(np.array([[5, 7, 9, 0, 0]])).shape
+    TensorShape([1, 8])
+    """
+    import keras
+    import numpy as np
+
+    from kssl.checks import check_positive_int
+
+    check_positive_int("vocabulary_size", vocabulary_size)
+    check_positive_int("embedding_dim", embedding_dim)
+    check_positive_int("filters", filters)
+    if isinstance(widths, (str, bytes)) or not np.iterable(widths) or not len(widths):
+        raise ValueError(f"`widths` must be a non-empty list of filter widths (positive integers); got {widths!r}.")
+    for width in widths:
+        check_positive_int("widths", width)
+    if sequence_length is not None:
+        check_positive_int("sequence_length", sequence_length, minimum=max(widths))
+    if embeddings is not None and np.shape(embeddings) != (vocabulary_size, embedding_dim):
+        raise ValueError(f"`embeddings` must have shape (vocabulary_size, embedding_dim) = "
+                         f"{(vocabulary_size, embedding_dim)}; got {np.shape(embeddings)}.")
+    ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+    embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
+    vectors = embedding(ids)
+    pooled = [keras.layers.GlobalMaxPooling1D(name=f"max_pool_{width}")(
+        keras.layers.Conv1D(filters, width, activation="relu", name=f"conv_{width}")(vectors)) for width in widths]
+    features = keras.layers.Concatenate(name="features")(pooled) if len(pooled) > 1 else pooled[0]
+    if embeddings is not None:
+        embedding.set_weights([np.asarray(embeddings, "float32")])
+    return keras.Model(ids, features, name=name)
+
+
+__all__ = ["bert_encoder", "mean_pooled", "word_cnn"]

@@ -215,6 +215,50 @@ class MLMPreprocessor:
         return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": token_ids != self.pad_id}
 
 
+class WordIds:
+    """Sentences -> `(n, sequence_length)` int32 word ids for a word-level encoder (Kim's CNN,
+    `kssl.backbones.word_cnn`). Words are kssl's word tokens (`kssl.data.text.words`, the tokens word2vec
+    trains on); id 0 is padding, id 1 any word not in `vocabulary`, id 2 + i the i-th word of `vocabulary`
+    (keras' `StringLookup` with a mask token). A "<pad>" entry (word2vec's id 0) is not a word and is
+    skipped. Sentences longer than `sequence_length` words keep their first `sequence_length`.
+
+    Example:
+    >>> pre = WordIds(["<pad>", "the", "film"], sequence_length=4)
+    >>> pre(["The film, the FILM!", "a film"]).tolist(), pre.vocabulary_size
+    ([[2, 3, 2, 3], [1, 3, 0, 0]], 4)
+    """
+
+    PAD, OOV = 0, 1
+    PAD_TOKEN = "<pad>"
+
+    def __init__(self, vocabulary, sequence_length=64):
+        self.sequence_length = check_positive_int("sequence_length", sequence_length)
+        if isinstance(vocabulary, str):
+            raise ValueError(f"`vocabulary` must be a list of words; got one string ({vocabulary[:40]!r}).")
+        self.vocabulary = [w for w in vocabulary if w != self.PAD_TOKEN]
+        words_ok = all(isinstance(w, str) and w for w in self.vocabulary)
+        if len(set(self.vocabulary)) != len(self.vocabulary) or not words_ok:
+            raise ValueError("`vocabulary` must be distinct non-empty strings.")
+        self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, mask_token=self.PAD_TOKEN,
+                                                num_oov_indices=1)
+
+    @property
+    def vocabulary_size(self):
+        """Rows of the embedding these ids index: the words, padding and the unknown word."""
+        return len(self.vocabulary) + 2
+
+    def __call__(self, texts):
+        from kssl.data.text import words
+
+        if isinstance(texts, str):
+            raise ValueError(f"`texts` must be a list of sentences; got one string ({texts[:40]!r}).")
+        tokens = np.full((len(texts), self.sequence_length), self.PAD_TOKEN, dtype=object)
+        for row, text in enumerate(texts):
+            found = words(text)[: self.sequence_length]
+            tokens[row, : len(found)] = found
+        return keras.ops.convert_to_numpy(self.lookup(tokens)).astype("int32")
+
+
 # ---- word2vec ---------------------------------------------------------------------------------------
 def _word_lists(sentences, arg="sentences"):
     """Yields the sentences of `sentences`, refusing a string where a list of words belongs (iterating a

@@ -65,6 +65,80 @@ def finetune(encoder, pre, train, test, epochs, learning_rate=3e-4, warmup=0.1, 
     return test_accuracy, float(history.history["binary_accuracy"][-1])
 
 
+def word_embeddings(pre, vectors, words, copy=True, seed=0):
+    """A `(pre.vocabulary_size, d)` embedding for the ids of `pre` (a `kssl.data.language.WordIds`), Kim's
+    (2014) way: each word of `pre` found in `words` (the row order of `vectors`, e.g. a word2vec preset's
+    `words_from_preset` and `word_vectors`) gets its vector; every other row (the unknown word, words
+    without a vector) is drawn from U[-a, a], a chosen so that the draws have the vectors' variance; the
+    padding row is 0. With `copy=False` no vector is copied: the same draws for every row (the random-init
+    control, at the pretrained vectors' scale).
+
+    Example:
+    >>> from kssl.data.language import WordIds
+    >>> pre = WordIds(["<pad>", "good", "bad"])
+    >>> table = word_embeddings(pre, np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]), ["<pad>", "good", "bad"])
+    >>> table[0].tolist(), table[2].tolist(), table[3].tolist()
+    ([0.0, 0.0], [1.0, 2.0], [3.0, 4.0])
+    """
+    vectors = np.asarray(vectors, "float32")
+    if vectors.ndim != 2 or len(vectors) != len(words):
+        raise ValueError(f"`vectors` must be a 2-D array with one row per word of `words` ({len(words)}); "
+                         f"got shape {vectors.shape}.")
+    scale = np.sqrt(3.0) * float(vectors[1:].std() if len(vectors) > 1 else vectors.std())
+    shape = (pre.vocabulary_size, vectors.shape[1])
+    table = np.random.default_rng(seed).uniform(-scale, scale, shape).astype("float32")
+    if copy:
+        index = {w: i for i, w in enumerate(words)}
+        for row, word in enumerate(pre.vocabulary, start=2):
+            if word in index:
+                table[row] = vectors[index[word]]
+    table[pre.PAD] = 0.0
+    return table
+
+
+def finetune_pooled(encoder, pre, train, test, epochs, learning_rate=1e-3, batch_size=50, dropout=0.5, max_norm=3.0,
+                    seed=0, validation=None, verbose=2):
+    """Kim's (2014) classifier on a pooled-feature `encoder` (e.g. `kssl.backbones.word_cnn`), all of it
+    trained on `train`'s labels (0/1): dropout, then one logit whose weight vector is kept within L2 norm
+    `max_norm` (`keras.constraints.MaxNorm`; None: no constraint); Adam at a constant `learning_rate`
+    (Kim: Adadelta), `batch_size` (Kim: 50), `epochs`, seeded data order and initialisation. `pre` maps a
+    list of texts to the encoder's input array (e.g. `kssl.data.language.WordIds`). With `validation` (a
+    `LabelledText`) its accuracy is measured after every epoch, for choosing `epochs` without the test set.
+    Returns {"accuracy" (on `test`), "train_accuracy" (last epoch), "validation_accuracy" (per epoch, with
+    `validation`)}."""
+    import keras
+    import tensorflow as tf
+
+    from kssl.checks import check_positive, check_positive_int, check_probability
+
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_positive("learning_rate", learning_rate)
+    check_probability("dropout", dropout, high_open=True)
+    if max_norm is not None:
+        check_positive("max_norm", max_norm)
+    keras.utils.set_random_seed(seed)
+    constraint = keras.constraints.MaxNorm(max_norm, axis=0) if max_norm is not None else None
+    head = keras.layers.Dense(1, kernel_constraint=constraint)
+    classifier = keras.Sequential([encoder, keras.layers.Dropout(dropout), head])
+    classifier.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=[keras.metrics.BinaryAccuracy(threshold=0)],
+                       loss=keras.losses.BinaryCrossentropy(from_logits=True))
+
+    def data(split, shuffle):
+        ds = tf.data.Dataset.from_tensor_slices((pre(split.texts), np.asarray(split.labels, "float32")))
+        if shuffle:
+            ds = ds.shuffle(len(split.texts), seed=seed)
+        return ds.batch(batch_size)
+
+    history = classifier.fit(data(train, True), epochs=epochs, verbose=verbose,
+                             validation_data=data(validation, False) if validation is not None else None)
+    result = {"accuracy": float(classifier.evaluate(data(test, False), verbose=0, return_dict=True)["binary_accuracy"]),
+              "train_accuracy": float(history.history["binary_accuracy"][-1])}
+    if validation is not None:
+        result["validation_accuracy"] = [float(a) for a in history.history["val_binary_accuracy"]]
+    return result
+
+
 def label_fraction_indices(labels, fraction, seed=0):
     """Sorted indices of the labelled subset a label-fraction curve trains on: per class, round(`fraction`
     x its count) of the examples (at least one), drawn with `seed` by `kssl.data.splits.stratified_split`;
@@ -232,6 +306,6 @@ def word_topic_probe(vectors, words, topics, seed=0):
     return {"accuracy": result["accuracy"], "topic_words": len(train_x) + len(test_x)}
 
 
-__all__ = ["finetune", "finetune_epochs", "label_fraction_indices", "label_fraction_subset", "labelled_sentences",
-           "preprocessor_from_preset", "sentence_features", "sentence_probe", "tfidf_baseline", "word_benchmarks",
-           "word_topic_probe", "word_vectors", "words_from_preset"]
+__all__ = ["finetune", "finetune_epochs", "finetune_pooled", "label_fraction_indices", "label_fraction_subset",
+           "labelled_sentences", "preprocessor_from_preset", "sentence_features", "sentence_probe", "tfidf_baseline",
+           "word_benchmarks", "word_embeddings", "word_topic_probe", "word_vectors", "words_from_preset"]

@@ -11,7 +11,8 @@ Protocol (`kssl.eval.text`): the labelled subsets are `label_fraction_subset(tra
 always the whole Rotten Tomatoes test split (2 562 sentences). Every fine-tuned row uses one recipe
 (`text.finetune`: AdamW, warmup then cosine, batch 32, dropout 0.1), with `finetune_epochs(examples,
 --finetune_epochs, --min_steps)` epochs, so a small subset still gets --min_steps optimizer steps. Each
-(row, fraction, seed) cell fine-tunes a fresh copy of its encoder.
+(row, fraction, seed) cell fine-tunes a fresh copy of its encoder. The CNN rows have their own recipe
+(--cnn_*, stored as `cnn_recipe` apart from `recipe`, so adding or changing them keeps the other rows' cells).
 
 Rows (pick with --rows):
     mlm           the preset's pretrained encoder, fine-tuned: does pretraining pay?
@@ -26,6 +27,15 @@ Rows (pick with --rows):
                   (--word2vec PRESET): pretrained word vectors with no fine-tuning, the cheapest transfer.
     tfidf_word2vec  TF-IDF with that mean vector appended (`text.tfidf_baseline(..., train_features=...)`):
                   whether pretrained vectors add to the classical baseline instead of replacing it.
+    word2vec_cnn  Kim's (2014) CNN (`kssl.backbones.word_cnn`: filter widths 3, 4, 5 x 100, max-pooled) on
+                  word ids (`kssl.data.language.WordIds`), its embedding initialised from the word2vec
+                  preset's vectors (`text.word_embeddings`) and fine-tuned with it (CNN-non-static), with
+                  its own recipe (`text.finetune_pooled`: dropout 0.5, max-norm 3, Adam, batch 50, --cnn_*,
+                  chosen on a validation part of the training labels by tools/bench/text_cnn_validation.py).
+    cnn_random    the same network and recipe, its embedding drawn at random at the vectors' scale: the
+                  control for `word2vec_cnn`.
+    tfidf_word2vec_cnn  TF-IDF with the fine-tuned word2vec_cnn's 300 pooled features appended (the same
+                  fine-tune, made again in the cell).
 """
 
 import json
@@ -35,12 +45,18 @@ import time
 
 from absl import app, flags
 
-ROWS = ("mlm", "random_init", "tfidf", "mlm_adapted", "word2vec", "tfidf_word2vec")
+ROWS = ("mlm", "random_init", "tfidf", "mlm_adapted", "word2vec", "tfidf_word2vec", "word2vec_cnn", "cnn_random",
+        "tfidf_word2vec_cnn")
+WORD2VEC_ROWS = ("word2vec", "tfidf_word2vec", "word2vec_cnn", "cnn_random", "tfidf_word2vec_cnn")
+CNN_ROWS = ("word2vec_cnn", "cnn_random", "tfidf_word2vec_cnn")
 TITLES = {"mlm": "MLM encoder, fine-tuned", "random_init": "same architecture, random init, fine-tuned",
           "tfidf": "TF-IDF (1-2 grams) + logistic regression",
           "mlm_adapted": "MLM + MLM on the unlabelled RT training sentences, fine-tuned",
           "word2vec": "word2vec mean vector + logistic regression",
-          "tfidf_word2vec": "TF-IDF and word2vec mean vector + logistic regression"}
+          "tfidf_word2vec": "TF-IDF and word2vec mean vector + logistic regression",
+          "word2vec_cnn": "CNN (Kim 2014), embedding from word2vec, fine-tuned",
+          "cnn_random": "same CNN, random embedding, fine-tuned",
+          "tfidf_word2vec_cnn": "TF-IDF and the fine-tuned word2vec CNN's features + logistic regression"}
 
 flags.DEFINE_string("mlm_preset", None, "A masked-LM preset (examples/mlm_corpus.py's OUT): weights and vocabulary.")
 flags.DEFINE_string("word2vec", "", "A word2vec preset (examples/word2vec_corpus.py's OUT) for the word2vec row.")
@@ -58,6 +74,13 @@ flags.DEFINE_integer("finetune_batch_size", 32, "Fine-tune batch size.")
 flags.DEFINE_integer("adapt_epochs", 10, "Epochs of MLM on the unlabelled training sentences (mlm_adapted).")
 flags.DEFINE_float("adapt_learning_rate", 5e-4, "Peak AdamW learning rate of that MLM (cosine to 0).")
 flags.DEFINE_integer("adapt_batch_size", 64, "Batch size of that MLM.")
+flags.DEFINE_integer("cnn_epochs", 6, "Epochs of the CNN rows' fine-tune (more for small subsets: --cnn_min_steps).")
+flags.DEFINE_integer("cnn_min_steps", 300, "Fewest optimizer steps of a CNN cell (epochs raised to reach them).")
+flags.DEFINE_float("cnn_learning_rate", 1e-3, "Adam learning rate (constant) of the CNN rows.")
+flags.DEFINE_integer("cnn_batch_size", 50, "Batch size of the CNN rows (Kim: 50).")
+flags.DEFINE_integer("cnn_sequence_length", 64, "Words per sentence the CNN reads (longer ones are cut).")
+flags.DEFINE_float("cnn_dropout", 0.5, "Dropout on the CNN's pooled features (Kim: 0.5).")
+flags.DEFINE_float("cnn_max_norm", 3.0, "Largest L2 norm of the CNN classifier's weight vector (Kim: 3).")
 flags.DEFINE_string("out", "out/text_labels", "Working folder (the adapted preset is saved in OUT/mlm_adapted).")
 flags.DEFINE_string("json", "docs/results/mlm_labels.json", "Where to write every cell as JSON.")
 flags.DEFINE_bool("reuse", False, "Keep the cells already in --json that were measured with this recipe.")
@@ -73,6 +96,15 @@ def recipe():
             "finetune_warmup": FLAGS.finetune_warmup, "finetune_batch_size": FLAGS.finetune_batch_size,
             "adapt_epochs": FLAGS.adapt_epochs, "adapt_learning_rate": FLAGS.adapt_learning_rate,
             "adapt_batch_size": FLAGS.adapt_batch_size, "word2vec": FLAGS.word2vec}
+
+
+def cnn_recipe():
+    """What a stored cell of the CNN rows must match to be reused, besides `recipe()` (kept apart so that
+    the cells measured before the CNN rows existed stay valid)."""
+    return {"word2vec": FLAGS.word2vec, "corpus": FLAGS.corpus, "epochs": FLAGS.cnn_epochs,
+            "min_steps": FLAGS.cnn_min_steps,
+            "learning_rate": FLAGS.cnn_learning_rate, "batch_size": FLAGS.cnn_batch_size,
+            "sequence_length": FLAGS.cnn_sequence_length, "dropout": FLAGS.cnn_dropout, "max_norm": FLAGS.cnn_max_norm}
 
 
 def fractions():
@@ -176,7 +208,34 @@ class Encoders:
             elif row == "word2vec":
                 self.made[row] = (word2vec_features(FLAGS.word2vec, self.train.texts),
                                   word2vec_features(FLAGS.word2vec, self.test.texts))
+            elif row == "word_ids":  # the CNN rows' preprocessor and the word2vec vectors it copies
+                from kssl.data.language import WordIds
+                from kssl.eval import text
+
+                words = text.words_from_preset(FLAGS.word2vec)
+                vectors = text.word_vectors(kssl.zoo.load(FLAGS.word2vec))
+                self.made[row] = (WordIds(words, FLAGS.cnn_sequence_length), vectors, words)
         return self.made[row]
+
+
+def cnn_cell(encoders, subset, seed, copy):
+    """A fresh Kim CNN (embedding from the word2vec vectors, or at random with `copy=False`) fine-tuned on
+    `subset`, everything seeded with `seed`. Returns (result, fine-tuned CNN, its preprocessor)."""
+    import keras
+
+    import kssl
+    from kssl.eval import text
+
+    pre, vectors, words = encoders.get("word_ids")
+    epochs = text.finetune_epochs(len(subset.texts), FLAGS.cnn_epochs, FLAGS.cnn_min_steps, FLAGS.cnn_batch_size)
+    keras.utils.set_random_seed(seed)
+    encoder = kssl.backbones.word_cnn(pre.vocabulary_size, vectors.shape[1], sequence_length=FLAGS.cnn_sequence_length,
+                                      embeddings=text.word_embeddings(pre, vectors, words, copy=copy, seed=seed))
+    result = text.finetune_pooled(encoder, pre, subset, encoders.test, epochs, learning_rate=FLAGS.cnn_learning_rate,
+                                  batch_size=FLAGS.cnn_batch_size, dropout=FLAGS.cnn_dropout, max_norm=FLAGS.cnn_max_norm,
+                                  seed=seed)
+    result.update(epochs=epochs, steps=epochs * math.ceil(len(subset.texts) / FLAGS.cnn_batch_size))
+    return result, encoder, pre
 
 
 def cell(row, encoders, subset, index, seed):
@@ -190,6 +249,13 @@ def cell(row, encoders, subset, index, seed):
     elif row == "tfidf_word2vec":
         train_x, test_x = encoders.get("word2vec")
         result = {"accuracy": text.tfidf_baseline(subset, encoders.test, train_x[index], test_x)}
+    elif row in ("word2vec_cnn", "cnn_random"):
+        result = cnn_cell(encoders, subset, seed, copy=row == "word2vec_cnn")[0]
+    elif row == "tfidf_word2vec_cnn":
+        cnn, encoder, pre = cnn_cell(encoders, subset, seed, copy=True)
+        features = [encoder.predict(pre(split.texts), batch_size=256, verbose=0) for split in (subset, encoders.test)]
+        result = {"accuracy": text.tfidf_baseline(subset, encoders.test, *features), "cnn_accuracy": cnn["accuracy"],
+                  "epochs": cnn["epochs"], "steps": cnn["steps"]}
     elif row == "word2vec":
         train_x, test_x = encoders.get(row)
         probe = linear.linear_probe_features(train_x[index], subset.labels, test_x, encoders.test.labels)
@@ -245,8 +311,8 @@ def main(argv):
         raise ValueError("`--mlm_preset` is required: a masked-LM preset (python examples/mlm_corpus.py --out DIR).")
     for row in FLAGS.rows:
         check_choice("--rows", row, ROWS)
-    if {"word2vec", "tfidf_word2vec"} & set(FLAGS.rows) and not FLAGS.word2vec:
-        raise ValueError("`--word2vec` (a word2vec preset) is needed for the word2vec rows.")
+    if set(WORD2VEC_ROWS) & set(FLAGS.rows) and not FLAGS.word2vec:
+        raise ValueError(f"`--word2vec` (a word2vec preset) is needed for the rows {list(WORD2VEC_ROWS)}.")
     seeds = [int(s) for s in FLAGS.seeds]
     for f in fractions():
         text.label_fraction_indices([0], f)  # a ValueError naming `fraction` before anything slow
@@ -260,13 +326,17 @@ def main(argv):
             results, commands = stored["rows"], stored["commands"]
             info = {k: stored[k] for k in ("adaptation",) if k in stored}
             if stored["recipe"].get("word2vec") != FLAGS.word2vec:  # another word2vec preset: its rows again
-                for row in ("word2vec", "tfidf_word2vec"):
+                for row in WORD2VEC_ROWS:
+                    results.pop(row, None)
+            if stored.get("cnn_recipe") != cnn_recipe():  # another CNN recipe (or none yet): the CNN rows again
+                for row in CNN_ROWS:
                     results.pop(row, None)
     train, test = text.labelled_sentences(FLAGS.corpus)
     pre = text.preprocessor_from_preset(FLAGS.mlm_preset)
     encoders = Encoders(pre, train, test)
     encoders.info.update(info)  # the adaptation of a reused run (its cells are kept; a new cell adapts again)
-    run = {"recipe": recipe(), "commands": commands + ["python " + " ".join(sys.argv)], "train_sentences": len(train.texts),
+    run = {"recipe": recipe(), "cnn_recipe": cnn_recipe(), "commands": commands + ["python " + " ".join(sys.argv)],
+           "train_sentences": len(train.texts),
            "test_sentences": len(test.texts), "cpus": os.cpu_count()}
 
     def write():
