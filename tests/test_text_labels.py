@@ -180,7 +180,8 @@ def test_readme_row_is_the_committed_label_curve():
     curve = lambda row: [f"{mean(row, f):.3f}" for f in ("0.01", "0.1", "1.0")]  # noqa: E731
     assert f"| {' / '.join(curve('mlm'))}; " in readme
     a, b, c = curve("random_init")
-    assert f"random init {a} / {b} (1 subset) / {c};" in readme and len(rows["random_init"]["0.1"]["cells"]) == 1
+    assert f"random init {a} / {b} / {c};" in readme and len(rows["random_init"]["0.1"]["cells"]) == 3
+    assert all(len(rows[row]["1.0"]["cells"]) == 3 for row in ("mlm", "random_init", "mlm_adapted"))
     a, b, c = curve("tfidf_word2vec")
     assert f"TF-IDF + word2vec **{a} / {b}** / {c} |" in readme
     a, b, c = curve("tfidf")
