@@ -41,6 +41,13 @@ def test_word_cnn_refuses_bad_arguments_by_name(kwargs, arg):
         kssl.backbones.word_cnn(**{"vocabulary_size": 20, "embedding_dim": 8, **kwargs})
 
 
+def test_word_ids_config_round_trip():
+    pre = WordIds(["<pad>", "the", "film"], sequence_length=6)
+    again = WordIds.from_config(pre.get_config())
+    assert again.get_config() == {"vocabulary": ["the", "film"], "sequence_length": 6}
+    np.testing.assert_array_equal(again(["The film!", "no film"]), pre(["The film!", "no film"]))
+
+
 def test_word_ids_pad_unknown_and_cut():
     pre = WordIds(["<pad>", "the", "film", "isn't"], sequence_length=5)
     ids = pre(["The film isn't THE film at all", "zzz film", ""])

@@ -226,6 +226,8 @@ class WordIds:
     >>> pre = WordIds(["<pad>", "the", "film"], sequence_length=4)
     >>> pre(["The film, the FILM!", "a film"]).tolist(), pre.vocabulary_size
     ([[2, 3, 2, 3], [1, 3, 0, 0]], 4)
+    >>> WordIds.from_config(pre.get_config())(["a film"]).tolist()
+    [[1, 3, 0, 0]]
     """
 
     PAD, OOV = 0, 1
@@ -257,6 +259,13 @@ class WordIds:
             found = words(text)[: self.sequence_length]
             tokens[row, : len(found)] = found
         return keras.ops.convert_to_numpy(self.lookup(tokens)).astype("int32")
+
+    def get_config(self):
+        return {"vocabulary": list(self.vocabulary), "sequence_length": self.sequence_length}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 # ---- word2vec ---------------------------------------------------------------------------------------
