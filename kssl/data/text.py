@@ -400,8 +400,19 @@ def wheel_file(package, member, path=None):
 
 @dataclasses.dataclass
 class LabelledText:
+    """Sentences and their class labels.
+
+    >>> LabelledText(["a", "b", "c"], np.array([0, 1, 0])).subset([2, 0])
+    LabelledText(texts=['c', 'a'], labels=array([0, 0]))
+    """
+
     texts: list
     labels: np.ndarray
+
+    def subset(self, index):
+        """The sentences (and labels) at positions `index`, in that order."""
+        index = np.asarray(index, int)
+        return LabelledText([self.texts[i] for i in index], np.asarray(self.labels)[index])
 
 
 def rotten_tomatoes(path=None, test_fraction=0.2, seed=0):
@@ -416,6 +427,6 @@ def rotten_tomatoes(path=None, test_fraction=0.2, seed=0):
         if row["category"] in ("fresh", "rotten"):
             texts.append(re.sub(r"\s+", " ", row["text"]).strip())
             labels.append(int(row["category"] == "fresh"))
-    pick = lambda index: LabelledText([texts[i] for i in index], np.asarray(labels)[index])  # noqa: E731
+    everything = LabelledText(texts, np.asarray(labels))
     train, test = shuffled_split(len(texts), test_fraction, seed)
-    return pick(train), pick(test)
+    return everything.subset(train), everything.subset(test)

@@ -96,6 +96,24 @@ def word_embeddings(pre, vectors, words, copy=True, seed=0):
     return table
 
 
+def word_cnn_encoder(pre, vectors, words, copy=True, seed=0):
+    """Kim's CNN (`kssl.backbones.word_cnn`, the paper's widths and filters) on the ids of `pre` (a
+    `kssl.data.language.WordIds`), its embedding `word_embeddings(pre, vectors, words, copy, seed)`: the
+    word2vec vectors copied in, or (`copy=False`) the same random draws at their scale.
+
+    Example:
+    >>> from kssl.data.language import WordIds
+    >>> pre = WordIds(["good", "bad"], sequence_length=6)
+    >>> word_cnn_encoder(pre, np.ones((2, 4)), ["good", "bad"])(pre(["a good film"])).shape
+    TensorShape([1, 300])
+    """
+    from kssl.backbones.text import word_cnn
+
+    vectors = np.asarray(vectors, "float32")
+    return word_cnn(pre.vocabulary_size, vectors.shape[1], sequence_length=pre.sequence_length,
+                    embeddings=word_embeddings(pre, vectors, words, copy=copy, seed=seed))
+
+
 def finetune_pooled(encoder, pre, train, test, epochs, learning_rate=1e-3, batch_size=50, dropout=0.5, max_norm=3.0,
                     seed=0, validation=None, verbose=2):
     """Kim's (2014) classifier on a pooled-feature `encoder` (e.g. `kssl.backbones.word_cnn`), all of it
@@ -174,12 +192,9 @@ def label_fraction_subset(train, fraction, seed=0):
     >>> len(small.texts), int(small.labels.sum())
     (10, 2)
     """
-    from kssl.data.text import LabelledText
-
     if len(train.texts) != len(train.labels):
         raise ValueError(f"`train` has {len(train.texts)} texts but {len(train.labels)} labels.")
-    index = label_fraction_indices(train.labels, fraction, seed)
-    return LabelledText([train.texts[i] for i in index], np.asarray(train.labels)[index])
+    return train.subset(label_fraction_indices(train.labels, fraction, seed))
 
 
 def finetune_epochs(examples, epochs, min_steps=0, batch_size=32):
@@ -308,4 +323,4 @@ def word_topic_probe(vectors, words, topics, seed=0):
 
 __all__ = ["finetune", "finetune_epochs", "finetune_pooled", "label_fraction_indices", "label_fraction_subset",
            "labelled_sentences", "preprocessor_from_preset", "sentence_features", "sentence_probe", "tfidf_baseline",
-           "word_benchmarks", "word_embeddings", "word_topic_probe", "word_vectors", "words_from_preset"]
+           "word_benchmarks", "word_cnn_encoder", "word_embeddings", "word_topic_probe", "word_vectors", "words_from_preset"]

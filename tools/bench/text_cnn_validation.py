@@ -31,8 +31,8 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     from kssl.data.splits import stratified_split
-    from kssl.data.text import LabelledText
     from kssl.eval import text
+    from kssl.training.files import write_text_atomic
 
     if not FLAGS.word2vec:
         raise ValueError("`--word2vec` (a word2vec preset) is required.")
@@ -42,8 +42,7 @@ def main(argv):
     train, _ = text.labelled_sentences(FLAGS.corpus)  # the test split is never read below
     train = text.label_fraction_subset(train, FLAGS.fraction, seed=0)
     fit_index, validation_index = stratified_split(train.labels, FLAGS.validation_fraction, seed=1234)
-    pick = lambda index: LabelledText([train.texts[i] for i in index], train.labels[index])  # noqa: E731
-    fit, validation = pick(fit_index), pick(validation_index)
+    fit, validation = train.subset(fit_index), train.subset(validation_index)
     words = text.words_from_preset(FLAGS.word2vec)
     vectors = text.word_vectors(kssl.zoo.load(FLAGS.word2vec))
     pre = WordIds(words, FLAGS.sequence_length)
@@ -51,9 +50,7 @@ def main(argv):
     for init in FLAGS.inits:
         for rate in [float(r) for r in FLAGS.learning_rates]:
             start = time.time()
-            table = text.word_embeddings(pre, vectors, words, copy=init == "word2vec", seed=0)
-            encoder = kssl.backbones.word_cnn(pre.vocabulary_size, vectors.shape[1], embeddings=table,
-                                              sequence_length=FLAGS.sequence_length)
+            encoder = text.word_cnn_encoder(pre, vectors, words, copy=init == "word2vec", seed=0)
             result = text.finetune_pooled(encoder, pre, fit, validation, FLAGS.epochs, learning_rate=rate,
                                           batch_size=FLAGS.batch_size, validation=validation, seed=0)
             curve = result["validation_accuracy"]
@@ -62,12 +59,11 @@ def main(argv):
                          "train_accuracy": round(result["train_accuracy"], 4), "seconds": round(time.time() - start, 1),
                          "load_1min": round(os.getloadavg()[0], 2)})
             print(runs[-1], flush=True)
-            if FLAGS.json:
-                with open(FLAGS.json, "w") as f:
-                    json.dump({"fraction": FLAGS.fraction, "fit_sentences": len(fit.texts),
-                               "validation_sentences": len(validation.texts), "batch_size": FLAGS.batch_size,
-                               "sequence_length": FLAGS.sequence_length, "word2vec": FLAGS.word2vec, "runs": runs}, f,
-                              indent=2)
+            if FLAGS.json:  # after every run, atomically: an interrupted search keeps whole runs only
+                write_text_atomic(FLAGS.json, json.dumps(
+                    {"fraction": FLAGS.fraction, "fit_sentences": len(fit.texts), "validation_sentences": len(validation.texts),
+                     "batch_size": FLAGS.batch_size, "sequence_length": FLAGS.sequence_length, "word2vec": FLAGS.word2vec,
+                     "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

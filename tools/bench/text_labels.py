@@ -163,16 +163,14 @@ def adapt(model, pre, sentences, out):
     return adapted.encoder, info
 
 
-def word2vec_features(preset, texts):
-    """Each text's mean word vector (zeros when none of its words is in the vocabulary)."""
+def word2vec_features(vectors, vocabulary, texts):
+    """Each text's mean word vector (`vectors`' rows in the order of `vocabulary`; zeros when none of its
+    words is in the vocabulary)."""
     import numpy as np
 
-    import kssl
     from kssl.data.text import words
-    from kssl.eval import text
 
-    vectors = text.word_vectors(kssl.zoo.load(preset))
-    index = {w: i for i, w in enumerate(text.words_from_preset(preset))}
+    index = {w: i for i, w in enumerate(vocabulary)}
     features = np.zeros((len(texts), vectors.shape[1]), "float32")
     for row, sentence in enumerate(texts):
         ids = [index[w] for w in words(sentence) if w in index]
@@ -205,15 +203,18 @@ class Encoders:
                 else:
                     model = kssl.zoo.load(FLAGS.mlm_preset, include_head=True)
                     self.made[row], self.info["adaptation"] = adapt(model, self.pre, self.train.texts, out)
-            elif row == "word2vec":
-                self.made[row] = (word2vec_features(FLAGS.word2vec, self.train.texts),
-                                  word2vec_features(FLAGS.word2vec, self.test.texts))
-            elif row == "word_ids":  # the CNN rows' preprocessor and the word2vec vectors it copies
-                from kssl.data.language import WordIds
+            elif row == "word2vec_vectors":  # the preset's (vectors, words), read once for every word2vec row
                 from kssl.eval import text
 
-                words = text.words_from_preset(FLAGS.word2vec)
-                vectors = text.word_vectors(kssl.zoo.load(FLAGS.word2vec))
+                self.made[row] = (text.word_vectors(kssl.zoo.load(FLAGS.word2vec)), text.words_from_preset(FLAGS.word2vec))
+            elif row == "word2vec":
+                vectors, words = self.get("word2vec_vectors")
+                self.made[row] = (word2vec_features(vectors, words, self.train.texts),
+                                  word2vec_features(vectors, words, self.test.texts))
+            elif row == "word_ids":  # the CNN rows' preprocessor and the word2vec vectors it copies
+                from kssl.data.language import WordIds
+
+                vectors, words = self.get("word2vec_vectors")
                 self.made[row] = (WordIds(words, FLAGS.cnn_sequence_length), vectors, words)
         return self.made[row]
 
@@ -223,14 +224,12 @@ def cnn_cell(encoders, subset, seed, copy):
     `subset`, everything seeded with `seed`. Returns (result, fine-tuned CNN, its preprocessor)."""
     import keras
 
-    import kssl
     from kssl.eval import text
 
     pre, vectors, words = encoders.get("word_ids")
     epochs = text.finetune_epochs(len(subset.texts), FLAGS.cnn_epochs, FLAGS.cnn_min_steps, FLAGS.cnn_batch_size)
     keras.utils.set_random_seed(seed)
-    encoder = kssl.backbones.word_cnn(pre.vocabulary_size, vectors.shape[1], sequence_length=FLAGS.cnn_sequence_length,
-                                      embeddings=text.word_embeddings(pre, vectors, words, copy=copy, seed=seed))
+    encoder = text.word_cnn_encoder(pre, vectors, words, copy=copy, seed=seed)
     result = text.finetune_pooled(encoder, pre, subset, encoders.test, epochs, learning_rate=FLAGS.cnn_learning_rate,
                                   batch_size=FLAGS.cnn_batch_size, dropout=FLAGS.cnn_dropout, max_norm=FLAGS.cnn_max_norm,
                                   seed=seed)
