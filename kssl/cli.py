@@ -11,6 +11,7 @@
     kssl eval report out/simclr                            # Markdown report, plots: out/reports/simclr/
     kssl eval linear simclr_convnet_fmnist                 # a zoo name works wherever a preset directory does
     kssl zoo list | info NAME | load NAME|DIRECTORY
+    kssl export keras-hub out/mlm out/mlm_keras_hub        # mlm: keras_hub.models.BertMaskedLM.from_preset loads it
 
 Every method's flags are generated from its registry recipe: the common ones (dataset, budget, seed,
 distribution) and each option of the recipe (`--temperature`, `--widths 8,16`, `--adversarial`).
@@ -343,6 +344,32 @@ def _add_method_parser(methods, spec, registry):
     p.set_defaults(run=_pretrain, method=spec.name)
 
 
+def _export(args):
+    import shutil
+    import tempfile
+
+    from kssl.eval import text
+
+    directory = _preset_directory(args.preset)
+    task = text.keras_hub_masked_lm(directory)
+    out = os.path.abspath(args.out)
+    if os.path.exists(out) and not os.path.isfile(os.path.join(out, "metadata.json")):
+        raise SystemExit(f"kssl export: OUT {args.out!r} exists and is not a keras-hub preset; give a new directory")
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    partial = tempfile.mkdtemp(prefix=os.path.basename(out) + ".partial-", dir=parent)
+    try:  # written whole beside OUT, then moved into place: no half-written preset is left behind
+        task.save_to_preset(partial)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(partial, out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    print(f"{args.out}: keras-hub BertMaskedLM preset ({len(task.preprocessor.tokenizer.get_vocabulary())} "
+          f"WordPiece tokens, sequence length {task.preprocessor.sequence_length}); "
+          f"keras_hub.models.BertMaskedLM.from_preset({args.out!r}) loads it")
+    return 0
+
+
 def build_parser(with_methods=True):
     """The `kssl` parser; `with_methods=False` leaves the method registry (and TensorFlow) unimported, and
     `kssl pretrain` then takes no METHOD: `main` builds it only for a pretrain command."""
@@ -378,6 +405,14 @@ def build_parser(with_methods=True):
     zoo.add_argument("action", choices=["list", "info", "load"])
     zoo.add_argument("name", nargs="?", help="registry name (for info and load; load also takes a preset directory)")
     zoo.set_defaults(run=_zoo)
+
+    export = commands.add_parser("export", help="write a preset in another library's format",
+                                 description="keras-hub: a masked-LM preset (kssl pretrain mlm) as a keras-hub "
+                                             "BertMaskedLM preset (backbone, masked-LM head, tokenizer vocabulary).")
+    export.add_argument("format", choices=["keras-hub"])
+    export.add_argument("preset", help="preset directory, or a zoo name (kssl zoo list)")
+    export.add_argument("out", help="directory of the keras-hub preset (replaced if it holds one)")
+    export.set_defaults(run=_export)
     return parser
 
 

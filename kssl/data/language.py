@@ -5,8 +5,8 @@ Masked language modelling (BERT, Devlin et al. 2019):
     80% -> [MASK], 10% -> a random token, 10% unchanged; predict the originals.
     Next-sentence prediction: B is A's true next sentence half of the time (label 1), a random
     sentence of another document otherwise (label 0).
-Tokenizer, packer and masker are keras-hub's (`WordPieceTokenizer`, `MultiSegmentPacker`,
-`MaskedLMMaskGenerator`); only the sentence pairing is written here (keras-hub has none).
+Tokenization, packing and masking are keras-hub's BERT preprocessors (`BertTokenizer`, `BertMaskedLMPreprocessor`,
+`BertTextClassifierPreprocessor`); only the sentence pairing is written here (keras-hub has none).
 
 word2vec (Mikolov et al. 2013): a vocabulary of words seen `min_count` times, frequent-word
 subsampling (keep a word of frequency f with probability (sqrt(f/t) + 1) t/f, the C tool's and gensim's
@@ -118,15 +118,21 @@ class MLMPreprocessor:
         self.mask_selection_length = mask_selection_length or math.ceil(1.25 * mask_selection_rate * sequence_length)
         ids = {t: i for i, t in enumerate(SPECIAL_TOKENS)}
         self.pad_id, self.cls_id, self.sep_id, self.mask_id = ids["[PAD]"], ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
-        self.tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
-            vocabulary=self.vocabulary, lowercase=True, strip_accents=True, oov_token="[UNK]")
-        self.packer = keras_hub.layers.MultiSegmentPacker(
-            sequence_length, start_value=self.cls_id, end_value=self.sep_id, pad_value=self.pad_id)
-        self.masker = keras_hub.layers.MaskedLMMaskGenerator(
-            vocabulary_size=len(self.vocabulary), mask_selection_rate=mask_selection_rate,
-            mask_token_id=self.mask_id, mask_selection_length=self.mask_selection_length,
-            unselectable_token_ids=[self.pad_id, self.cls_id, self.sep_id],
-            mask_token_rate=mask_token_rate, random_token_rate=random_token_rate)
+        # keras-hub's BERT preprocessing, unchanged: BertTokenizer (WordPiece, lower case, accents stripped),
+        # BertMaskedLMPreprocessor (MultiSegmentPacker + MaskedLMMaskGenerator; it never selects [CLS], [SEP],
+        # [PAD] or [MASK]) and, unmasked, BertTextClassifierPreprocessor. kssl adds only the NSP labels.
+        tokenizer = keras_hub.models.BertTokenizer(vocabulary=self.vocabulary, lowercase=True, strip_accents=True,
+                                                   oov_token="[UNK]")
+        self.masked_lm_preprocessor = keras_hub.models.BertMaskedLMPreprocessor(
+            tokenizer, sequence_length=sequence_length, mask_selection_rate=mask_selection_rate,
+            mask_selection_length=self.mask_selection_length, mask_token_rate=mask_token_rate,
+            random_token_rate=random_token_rate)
+        self.masked_lm_preprocessor.build(None)  # makes its packer and masker
+        self.classifier_preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+            tokenizer, sequence_length=sequence_length)
+        self.classifier_preprocessor.build(None)
+        self.tokenizer = tokenizer
+        self.packer, self.masker = self.masked_lm_preprocessor.packer, self.masked_lm_preprocessor.masker
 
     @property
     def vocabulary_size(self):
@@ -136,20 +142,14 @@ class MLMPreprocessor:
         """Masks a batch of texts (or text pairs): returns `(x, y)`, the model's inputs and its targets."""
         import tensorflow as tf
 
-        segments = (self.tokenizer(first),) if second is None else (self.tokenizer(first), self.tokenizer(second))
-        token_ids, segment_ids = self.packer(segments)
-        masked = self.masker(token_ids)
+        # `x=` by keyword: a tuple passed positionally to the keras-hub layer loses its second segment
+        x, mask_ids, mask_weights = self.masked_lm_preprocessor(x=first if second is None else (first, second))
         if next_sentence_labels is None:
-            next_sentence_labels = tf.zeros(tf.shape(token_ids)[:1], tf.int32)
-        x = {
-            "token_ids": masked["token_ids"],
-            "segment_ids": segment_ids,
-            "padding_mask": token_ids != self.pad_id,
-            "mask_positions": masked["mask_positions"],
-        }
+            next_sentence_labels = tf.zeros(tf.shape(x["token_ids"])[:1], tf.int32)
+        x = {k: x[k] for k in ("token_ids", "segment_ids", "padding_mask", "mask_positions")}
         y = {
-            "mask_ids": masked["mask_ids"],
-            "mask_weights": masked["mask_weights"],
+            "mask_ids": mask_ids,
+            "mask_weights": mask_weights,
             "next_sentence_labels": tf.cast(next_sentence_labels, tf.int32),
         }
         return x, y
@@ -211,8 +211,7 @@ class MLMPreprocessor:
 
     def features(self, texts):
         """Unmasked encoder inputs for `texts` (for transfer: `token_ids`, `segment_ids`, `padding_mask`)."""
-        token_ids, segment_ids = self.packer((self.tokenizer(texts),))
-        return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": token_ids != self.pad_id}
+        return self.classifier_preprocessor(texts)
 
 
 class WordIds:

@@ -275,6 +275,20 @@ def preprocessor_from_preset(directory):
     return MLMPreprocessor(vocabulary, sequence_length=settings["sequence_length"])
 
 
+def keras_hub_masked_lm(directory):
+    """A masked-LM preset (`kssl pretrain mlm`) as keras-hub's own task: a `keras_hub.models.BertMaskedLM`
+    with the preset's backbone and head weights and its `BertMaskedLMPreprocessor` (the preset's vocabulary
+    and sequence length). `task.save_to_preset(path)` writes a keras-hub preset, vocabulary included, that
+    `keras_hub.models.BertMaskedLM.from_preset(path)` loads without kssl (`kssl export keras-hub`)."""
+    import kssl
+
+    model = kssl.zoo.preset.load(directory, include_head=True)
+    if not isinstance(model, kssl.methods.MaskedLM):
+        raise ValueError(f"`directory` {directory!r} holds a {type(model).__name__} preset; only a MaskedLM "
+                         "(kssl pretrain mlm) becomes a keras-hub BertMaskedLM.")
+    return model.to_keras_hub(preprocessor_from_preset(directory))
+
+
 def words_from_preset(directory):
     """The vocabulary (row order of the word vectors) of a word2vec preset."""
     from kssl.zoo.preset import read_asset

@@ -48,6 +48,12 @@ class MaskedLM(TextModel):
     >>> history = model.fit(pre.dataset(documents, batch_size=4), epochs=1, verbose=0)
     >>> sorted(history.history)
     ['loss', 'masked_accuracy', 'next_sentence_accuracy', 'perplexity']
+
+    The same network as keras-hub's own `BertMaskedLM` task (same logits; its preset loads without kssl):
+    >>> task = model.to_keras_hub(pre)
+    >>> x, y = pre(["the cat sat on the mat."])
+    >>> bool(keras.ops.all(task(x) == model(x)["token_logits"]))
+    True
     """
 
     input_keys = ("token_ids", "segment_ids", "padding_mask", "mask_positions")
@@ -115,6 +121,32 @@ class MaskedLM(TextModel):
         if self.next_sentence:
             self.nsp_tracker.update_state(y["next_sentence_labels"], y_pred["next_sentence_logits"])
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def to_keras_hub(self, preprocessor=None):
+        """This model as keras-hub's own task: a `keras_hub.models.BertMaskedLM` on the same backbone (shared,
+        not copied) whose masked-LM head gets this model's head weights, so its logits are this model's.
+        It predicts masked tokens with keras-hub's API alone and `save_to_preset` writes a preset that
+        `keras_hub.models.BertMaskedLM.from_preset` loads without kssl. The NSP head has no place in it.
+
+        Args:
+            preprocessor: a `kssl.data.language.MLMPreprocessor` (its keras-hub `BertMaskedLMPreprocessor` is
+                attached, vocabulary included) or a keras-hub `BertMaskedLMPreprocessor`; None: no preprocessor.
+        (Example: the class's.)
+        """
+        import keras_hub
+
+        from kssl.data.language import MLMPreprocessor
+
+        if not isinstance(self.encoder, keras_hub.models.BertBackbone):
+            raise TypeError(f"to_keras_hub: the encoder must be a keras-hub BertBackbone; got {type(self.encoder).__name__}.")
+        if isinstance(preprocessor, MLMPreprocessor):
+            preprocessor = preprocessor.masked_lm_preprocessor
+        elif preprocessor is not None and not isinstance(preprocessor, keras_hub.models.BertMaskedLMPreprocessor):
+            raise TypeError("`preprocessor` must be a kssl MLMPreprocessor, a keras_hub BertMaskedLMPreprocessor or "
+                            f"None; got {type(preprocessor).__name__}.")
+        task = keras_hub.models.BertMaskedLM(backbone=self.encoder, preprocessor=preprocessor)
+        task.masked_lm_head.set_weights(self.mlm_head.get_weights())
+        return task
 
     def get_config(self):
         return {**super().get_config(), "next_sentence": self.next_sentence,
