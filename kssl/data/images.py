@@ -23,6 +23,7 @@ import numpy as np
 
 from kssl.checks import check_choice, check_positive_int
 from kssl.data.splits import stratified_split
+from kssl.training.tuning import without_autotune
 from kssl.training.files import cache_dir, save_npz_atomic
 
 SOURCES = {
@@ -130,7 +131,7 @@ class Split:
             images = to_unit_float(images)
             return (images, *labels) if labels else images
 
-        return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return without_autotune(ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
     def unlabelled(self, batch_size=256, shuffle=True, seed=None, drop_remainder=True):
         """A `tf.data.Dataset` of float image batches in [0, 1], for `model.fit` of any SSL method.

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from kssl.checks import check_choice, check_positive_int, check_probability
+from kssl.training.tuning import without_autotune
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -176,7 +177,8 @@ class MLMPreprocessor:
         if repeat:
             ds = ds.repeat()
         ds = ds.batch(batch_size, drop_remainder=True)
-        return ds.map(lambda *t: self(*t), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return without_autotune(
+            ds.map(lambda *t: self(*t), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
     def fixed_dataset(self, documents, batch_size=32, next_sentence=True, batches=None, seed=1):
         """Masked batches with masks drawn once, for held-out evaluation: every pass over the returned

@@ -18,6 +18,7 @@ from keras import ops
 from kssl import losses
 from kssl.checks import check_positive, check_positive_int, check_probability
 from kssl.core import ImageModel
+from kssl.training.tuning import without_autotune
 from kssl.layers.memory import MemoryBank
 from kssl.ops import pretext
 from kssl.training import distribute
@@ -52,8 +53,8 @@ def indexed_batches(images, batch_size=256, shuffle=True, seed=None, memory_bank
     if shuffle:
         ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.map(lambda x, i: (tf.cast(x, tf.float32) * scale, i), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
+    return without_autotune(ds.map(lambda x, i: (tf.cast(x, tf.float32) * scale, i),
+                                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
 @keras.saving.register_keras_serializable(package="kssl")

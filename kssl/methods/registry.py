@@ -556,9 +556,11 @@ def _cpc_audio(encoder, data, o, batch_size, seed):
 def _cpc_audio_batches(model, data, o, batch_size, seed):
     import tensorflow as tf
 
+    from kssl.training.tuning import without_autotune
+
     crops = data.train.crops(o["window"], o["crops_per_clip"], seed=seed)[..., None]
-    return (tf.data.Dataset.from_tensor_slices(crops).shuffle(len(crops), seed=seed)
-            .batch(batch_size, drop_remainder=True).prefetch(2))
+    return without_autotune(tf.data.Dataset.from_tensor_slices(crops).shuffle(len(crops), seed=seed)
+                            .batch(batch_size, drop_remainder=True).prefetch(2))
 
 
 def _cpc_audio_random_init(model, data, o):

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from kssl.training.files import is_remote, save_weights_atomic, write_text_atomic
+from kssl.training.tuning import without_autotune
 from kssl.checks import check_positive_int
 
 # The budget of the README's Fashion-MNIST results table: every method is trained with it.
@@ -290,7 +291,7 @@ def pretrain(model, dataset, epochs, learning_rate=2e-3, weight_decay=1e-4, out=
                 _build_from_spec(model, dataset.element_spec)
     # One iterator over the repeated dataset: epoch e sees the e-th reshuffle, both in an uninterrupted
     # run and in a resumed one (which skips the epochs its checkpoint has done).
-    stream = dataset.repeat().skip(done * steps_per_epoch)
+    stream = without_autotune(dataset.repeat().skip(done * steps_per_epoch))  # (kssl.training.tuning: why)
     start = time.time()
     fit_kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself; Keras would warn
     history = model.fit(stream, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose,
