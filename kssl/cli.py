@@ -344,6 +344,17 @@ def _add_method_parser(methods, spec, registry):
     p.set_defaults(run=_pretrain, method=spec.name)
 
 
+def _is_keras_hub_preset(directory):
+    """True for a directory keras-hub's `save_to_preset` wrote (its metadata.json names keras-hub's version
+    and not kssl's)."""
+    try:
+        with open(os.path.join(directory, "metadata.json"), encoding="utf-8") as f:
+            metadata = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(metadata, dict) and "keras_hub_version" in metadata and "kssl_version" not in metadata
+
+
 def _export(args):
     import shutil
     import tempfile
@@ -353,7 +364,7 @@ def _export(args):
     directory = _preset_directory(args.preset)
     task = text.keras_hub_masked_lm(directory)
     out = os.path.abspath(args.out)
-    if os.path.exists(out) and not os.path.isfile(os.path.join(out, "metadata.json")):
+    if os.path.exists(out) and not _is_keras_hub_preset(out):  # never replace anything else (a kssl preset, say)
         raise SystemExit(f"kssl export: OUT {args.out!r} exists and is not a keras-hub preset; give a new directory")
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)

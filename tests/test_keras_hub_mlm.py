@@ -94,3 +94,8 @@ def test_export_refuses_other_methods_and_a_directory_that_is_not_a_keras_hub_pr
         cli.main(["export", "keras-hub", str(tmp_path / "mlm"), str(tmp_path / "mine")])
     assert error.value.code == 2 and "exists and is not a keras-hub preset" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    # nor a kssl preset, the source itself included (its metadata.json is kssl's)
+    with pytest.raises(SystemExit) as error:
+        cli.main(["export", "keras-hub", str(tmp_path / "mlm"), str(tmp_path / "mlm")])
+    assert error.value.code == 2 and "exists and is not a keras-hub preset" in capsys.readouterr().err
+    assert kssl.zoo.load(str(tmp_path / "mlm")) is not None
