@@ -23,8 +23,8 @@ import numpy as np
 
 from kssl.checks import check_choice, check_positive_int
 from kssl.data.splits import stratified_split
-from kssl.training.tuning import without_autotune
 from kssl.training.files import cache_dir, save_npz_atomic
+from kssl.training.tuning import without_autotune
 
 SOURCES = {
     "fashion_mnist": {

@@ -18,10 +18,10 @@ from keras import ops
 from kssl import losses
 from kssl.checks import check_positive, check_positive_int, check_probability
 from kssl.core import ImageModel
-from kssl.training.tuning import without_autotune
 from kssl.layers.memory import MemoryBank
 from kssl.ops import pretext
 from kssl.training import distribute
+from kssl.training.tuning import without_autotune
 
 
 def indexed_batches(images, batch_size=256, shuffle=True, seed=None, memory_bank_size=None, drop_remainder=True):
