@@ -9,7 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_make_test_fails_when_no_test_is_collected():
     result = subprocess.run(
-        ["make", "-s", "run-tests", f"BIN={os.path.dirname(sys.executable)}",
+        ["make", "-s", "run-tests", f"BIN={os.path.dirname(sys.executable)}", "PYTEST_WORKERS=0",  # one process: faster
          "PYTEST_ARGS=-p no:cacheprovider tests/test_make.py -k no_test_has_this_name"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
