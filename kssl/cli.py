@@ -360,6 +360,7 @@ def _export(args):
     import tempfile
 
     from kssl.eval import text
+    from kssl.training import runs
 
     directory = _preset_directory(args.preset)
     task = text.keras_hub_masked_lm(directory)
@@ -371,8 +372,7 @@ def _export(args):
     partial = tempfile.mkdtemp(prefix=os.path.basename(out) + ".partial-", dir=parent)
     try:  # written whole beside OUT, then moved into place: no half-written preset is left behind
         task.save_to_preset(partial)
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(partial, out)
+        runs.promote(partial, out)  # one complete preset on disk at every moment
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     print(f"{args.out}: keras-hub BertMaskedLM preset ({len(task.preprocessor.tokenizer.get_vocabulary())} "

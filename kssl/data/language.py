@@ -117,8 +117,6 @@ class MLMPreprocessor:
             raise ValueError(f"`vocabulary` must start with the special tokens {SPECIAL_TOKENS}.")
         self.sequence_length = sequence_length
         self.mask_selection_length = mask_selection_length or math.ceil(1.25 * mask_selection_rate * sequence_length)
-        ids = {t: i for i, t in enumerate(SPECIAL_TOKENS)}
-        self.pad_id, self.cls_id, self.sep_id, self.mask_id = ids["[PAD]"], ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
         # keras-hub's BERT preprocessing, unchanged: BertTokenizer (WordPiece, lower case, accents stripped),
         # BertMaskedLMPreprocessor (MultiSegmentPacker + MaskedLMMaskGenerator; it never selects [CLS], [SEP],
         # [PAD] or [MASK]) and, unmasked, BertTextClassifierPreprocessor. kssl adds only the NSP labels.
@@ -133,7 +131,8 @@ class MLMPreprocessor:
             tokenizer, sequence_length=sequence_length)
         self.classifier_preprocessor.build(None)
         self.tokenizer = tokenizer
-        self.packer, self.masker = self.masked_lm_preprocessor.packer, self.masked_lm_preprocessor.masker
+        self.pad_id, self.cls_id = tokenizer.pad_token_id, tokenizer.cls_token_id
+        self.sep_id, self.mask_id = tokenizer.sep_token_id, tokenizer.mask_token_id
 
     @property
     def vocabulary_size(self):

@@ -193,7 +193,10 @@ def plan(out, method, flags, epochs, overwrite=False):
 def promote(staging, out):
     """Replaces the run in `out` with the finished run in `staging` (same parent directory): `out` is
     renamed aside, `staging` renamed to `out`, then the old run is deleted. At every moment one complete
-    run is on disk, under `out` or under `staging`."""
+    run is on disk, under `out` or under `staging`. With no `out` yet, `staging` is renamed to it."""
+    if not os.path.exists(out):
+        os.rename(staging, out)
+        return
     aside = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(out)), prefix="." + os.path.basename(out) + ".old-")
     os.rmdir(aside)
     os.rename(out, aside)
