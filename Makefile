@@ -25,6 +25,10 @@ $(STAMP): setup.cfg pyproject.toml
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
+	@# kssl's C++ kernel (Word2Vec's Hogwild SGD, kssl/ops/word2vec_sgd.cc) needs a compiler; built here once (~15 s)
+	@command -v g++ >/dev/null || command -v c++ >/dev/null || { echo "no C++ compiler: installing g++"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq g++; }
+	$(BIN)/python -c "from kssl.ops import kernels; kernels.library('word2vec_sgd')"
 	@touch $(STAMP)
 
 data:

@@ -436,7 +436,7 @@ def test_readme_word2vec_rows_are_the_committed_benchmark_run():
     assert f"**{ratio:.1f}x slower**" in readme
 
 
-@pytest.mark.parametrize("optimizer", ["rowwise_adagrad", "lazy_adam"])
+@pytest.mark.parametrize("optimizer", ["hogwild_sgd", "rowwise_adagrad", "lazy_adam"])
 def test_word2vec_recipe_optimizers(optimizer):
     from kssl.methods import registry
     from kssl.training.optimizers import LazyAdam, RowwiseAdagrad
@@ -445,8 +445,11 @@ def test_word2vec_recipe_optimizers(optimizer):
     data = registry.load_data(spec, "synthetic_text")
     options = {**spec.recipe.options, "embedding_dim": 4, "min_count": 1, "optimizer": optimizer}
     run = registry.train(spec, data, options, epochs=2, batch_size=32, steps_per_epoch=3, verbose=0)
-    compiled = optimizer == "rowwise_adagrad"  # RowwiseAdagrad's step is XLA-compiled; LazyAdam's tf.unique is not
-    assert type(run.model.optimizer) is (RowwiseAdagrad if compiled else LazyAdam)
+    compiled = optimizer == "rowwise_adagrad"  # RowwiseAdagrad's step is XLA-compiled; LazyAdam's tf.unique and the
+    # Hogwild kernel are not
+    expected = {"hogwild_sgd": keras.optimizers.SGD, "rowwise_adagrad": RowwiseAdagrad, "lazy_adam": LazyAdam}
+    assert type(run.model.optimizer) is expected[optimizer]
+    assert run.model.update == ("hogwild" if optimizer == "hogwild_sgd" else "minibatch")
     assert run.model.jit_compile is compiled and int(run.model.optimizer.iterations) == 2 * 3  # exactly the steps asked
     with pytest.raises(ValueError, match="`optimizer`"):
         registry.train(spec, data, {**options, "optimizer": "sgd"}, epochs=1, batch_size=32, steps_per_epoch=1, verbose=0)

@@ -5,6 +5,9 @@
     encode      v = W_in[c]  (skip-gram)  or  mean_{w in C} W_in[w]  (CBOW)   (W_in: what transfers)
     negatives   k words n_1..n_k ~ unigram^0.75, drawn in the step from a table (as the C tool does)
     loss        -log s(W_out[o] . v) - sum_j log s(-W_out[n_j] . v)
+    update      update="minibatch": the loss's gradient through the compiled optimiser (any strategy, XLA)
+                update="hogwild": word2vec's own SGD, one example after another, Hogwild over the CPU's threads
+                (kssl.ops.kernels.word2vec_sgd), at the compiled keras.optimizers.SGD's learning rate
 """
 
 import keras
@@ -14,6 +17,8 @@ from keras import ops
 from kssl.checks import check_choice, check_positive_int
 from kssl.core import TextModel
 from kssl.data.language import negative_distribution
+from kssl.ops import kernels
+from kssl.training import distribute
 
 
 def _table(counts, exponent, table_size):
@@ -44,6 +49,16 @@ class Word2Vec(TextModel):
         encoder: the input embedding, a `keras.Model` from word ids `(batch, C)` to `(batch, C,
             embedding_dim)` whose last layer is an `Embedding` of the vocabulary; default: built here with
             word2vec's initialisation (what `get_config` saves and `from_config` reloads).
+        update: how a train step changes the vectors.
+            "minibatch": the mean loss's gradient, applied by the compiled optimiser (RowwiseAdagrad, LazyAdam,
+            ...): every distribution strategy, XLA.
+            "hogwild": word2vec's own update (word2vec.c, gensim): plain SGD one example after another, the
+            batch split over the CPU's threads sharing the tables without locks, in kssl's C++ kernel
+            (`kssl.ops.kernels.word2vec_sgd`, built on first use; needs `g++`). Compile with
+            `keras.optimizers.SGD` (no momentum, no weight decay): its learning rate (a schedule: word2vec decays
+            it linearly to ~0) and its `iterations` are used. CPU, one replica, not XLA. Runs vary in the last bits
+            unless `threads=1`.
+        threads: "hogwild" only: threads per batch (0: TensorFlow's intra-op threads).
 
     Example:
     >>> import keras, kssl
@@ -57,12 +72,20 @@ class Word2Vec(TextModel):
     (9, 8)
     >>> [word for word, _ in model.nearest("cat", vocab.words, k=2)][0] in vocab.words
     True
+
+    word2vec's own update (per-example SGD, linear decay), several times faster on a CPU:
+    >>> model = kssl.methods.Word2Vec(vocab.counts, embedding_dim=8, mode="cbow", update="hogwild")
+    >>> data = Word2VecData(sentences, vocab, mode="cbow", window=2, batch_size=32, sample=0)
+    >>> model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.PolynomialDecay(0.05, len(data), 1e-4)))
+    >>> history = model.fit(data, epochs=1, verbose=0)
+    >>> int(model.optimizer.iterations), history.history["loss"][0] < 4.16  # 6 log 2: the loss at the start
+    (7, True)
     """
 
     input_keys = ("inputs",)
 
     def __init__(self, counts, embedding_dim=100, mode="skipgram", negatives=5, ns_exponent=0.75,
-                 table_size=1_000_000, seed=None, encoder=None, **kwargs):
+                 table_size=1_000_000, seed=None, encoder=None, update="minibatch", threads=0, **kwargs):
         counts = np.asarray(counts, "int64")
         if counts.ndim != 1 or len(counts) < 2 or (counts < 0).any() or counts.sum() == 0:
             raise ValueError("`counts` must be a 1-D array of >= 2 non-negative word counts with a positive sum; "
@@ -82,6 +105,10 @@ class Word2Vec(TextModel):
         self.counts, self.embedding_dim = counts, embedding_dim
         self.mode = check_choice("mode", mode, ("skipgram", "cbow"))
         self.negatives, self.ns_exponent, self.table_size, self.seed = negatives, float(ns_exponent), table_size, seed
+        self.update = check_choice("update", update, ("minibatch", "hogwild"))
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"`threads` must be an integer >= 0 (0: TensorFlow's intra-op threads); got {threads!r}.")
+        self.threads = threads
         self.feature_dim = embedding_dim
         self.output_vectors = keras.layers.Embedding(len(counts), embedding_dim, embeddings_initializer="zeros",
                                                      name="output_vectors")
@@ -113,6 +140,44 @@ class Word2Vec(TextModel):
         negative = ops.sum(ops.log_sigmoid(-scores[:, 1:]), axis=1)
         return -ops.mean(positive + negative)
 
+    def compile(self, optimizer="rmsprop", *args, jit_compile="auto", **kwargs):
+        if self.update == "hogwild":
+            optimizer = keras.optimizers.get(optimizer)
+            if type(optimizer) is not keras.optimizers.SGD or optimizer.momentum or optimizer.nesterov or (
+                    optimizer.weight_decay):
+                raise ValueError("Word2Vec(update='hogwild') applies word2vec's plain SGD itself: compile with "
+                                 "keras.optimizers.SGD(learning_rate) (a float or schedule; no momentum, nesterov or "
+                                 f"weight_decay); got {optimizer!r}.")
+            if jit_compile is True:
+                raise ValueError("Word2Vec(update='hogwild') runs a C++ kernel XLA cannot compile: `jit_compile` must "
+                                 "be False or 'auto'; got True.")
+            jit_compile = False
+        super().compile(optimizer, *args, jit_compile=jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras' own skips a subclass's `compile` on load (with a warning); this one only checks arguments
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data):
+        if self.update == "minibatch":
+            return super().train_step(data)
+        if distribute.num_replicas() > 1:
+            raise ValueError("Word2Vec(update='hogwild') updates one copy of the tables in place: train on one "
+                             "replica (no distribution strategy), or use update='minibatch'.")
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None:
+            self.ssl_loss({}, None)  # the error that says the targets are missing
+        inputs = ops.cast(x["inputs"], "int32")
+        loss = kernels.word2vec_sgd(self.encoder.layers[-1].embeddings, self.output_vectors.embeddings, inputs,
+                                    ops.reshape(ops.cast(y, "int32"), (-1,)),
+                                    self.sample_negatives((ops.shape(inputs)[0], self.negatives)),
+                                    self.optimizer.learning_rate, num_threads=self.threads)
+        self.optimizer.iterations.assign_add(1)
+        self._loss_tracker.update_state(loss, sample_weight=ops.shape(inputs)[0])  # Keras' own "loss" metric
+        return self.get_metrics_result()
+
     def vectors(self, normalize=False):
         """The input vectors as a numpy array (vocabulary, embedding_dim); row i is word id i."""
         vectors = keras.ops.convert_to_numpy(self.encoder.layers[-1].embeddings)
@@ -125,7 +190,7 @@ class Word2Vec(TextModel):
     def get_config(self):
         return {**super().get_config(), "counts": self.counts.tolist(), "embedding_dim": self.embedding_dim,
                 "mode": self.mode, "negatives": self.negatives, "ns_exponent": self.ns_exponent,
-                "table_size": self.table_size, "seed": self.seed}
+                "table_size": self.table_size, "seed": self.seed, "update": self.update, "threads": self.threads}
 
 
 def input_vectors(vocabulary_size, embedding_dim, seed=None):
