@@ -6,11 +6,13 @@ Google set), WordSim353 and SimLex-999 Spearman rho, and training time (vocabula
 
 Both read `kssl.datasets.text_corpus().tokens("train")` (a seeded random --fraction of its sentences when set) and
 are evaluated by the same kssl.eval functions. Settings shared: mode, vector size, window, min_count,
-sample, negatives (unigram^0.75), epochs. They differ in the optimiser, as they must: gensim runs
-word2vec's Hogwild SGD (lr 0.025 -> 0.0001, one update per example, `--gensim_workers` threads), kssl
-runs the registry's recipe through model.fit: RowwiseAdagrad (sparse row updates) on mini-batches of 4 096
-windows, the step compiled with XLA (`--optimizer lazy_adam --learning_rate 0.01`: the earlier LazyAdam
-recipe). Prints a Markdown table, writes OUT/results.json atomically.
+sample, negatives (unigram^0.75), epochs. Both run word2vec's own update, Hogwild SGD one example after another
+on `--gensim_workers` / TensorFlow's threads: gensim at its default lr 0.025 -> 0.0001 and again at kssl's; kssl
+through model.fit with the registry's recipe (`Word2Vec(update="hogwild")`, its C++ kernel, lr 0.05 -> 0.0001 as
+word2vec.c's CBOW, batches of 65 536 windows: the batch only sets how often Keras is called). They differ in the example order
+(gensim: the text's; kssl: windows shuffled each epoch). `--optimizer rowwise_adagrad --learning_rate 0.2
+--batch_size 4096` runs the mini-batch recipe instead (RowwiseAdagrad, XLA; better WS353 / SimLex, ~3x slower).
+Prints a Markdown table, writes OUT/results.json atomically.
 """
 
 import json
@@ -29,13 +31,13 @@ flags.DEFINE_integer("gensim_workers", 2, "gensim worker threads (this machine h
 flags.DEFINE_string("out", "out/bench/word2vec", "Output directory.")
 
 
-def train_gensim(sentences):
+def train_gensim(sentences, **alpha):
     from gensim.models import Word2Vec
 
     start = time.time()
     model = Word2Vec(sentences, vector_size=FLAGS.embedding_dim, window=FLAGS.window, min_count=FLAGS.min_count,
                      sample=FLAGS.sample, negative=FLAGS.negatives, ns_exponent=0.75, sg=int(FLAGS.mode == "skipgram"),
-                     cbow_mean=1, epochs=FLAGS.epochs, workers=FLAGS.gensim_workers, seed=FLAGS.seed)
+                     cbow_mean=1, epochs=FLAGS.epochs, workers=FLAGS.gensim_workers, seed=FLAGS.seed, **alpha)
     seconds = time.time() - start
     return model.wv.vectors, list(model.wv.index_to_key), seconds
 
@@ -52,6 +54,10 @@ def main(_):
     vectors, vocabulary, seconds = train_gensim(sentences)
     rows[f"gensim {gensim.__version__}"] = {**example.evaluate(vectors, vocabulary), "train_seconds": round(seconds, 1),
                                             "vocabulary": len(vocabulary)}
+    if FLAGS.optimizer == "hogwild_sgd":  # the same algorithm: gensim at kssl's learning rate too
+        vectors, vocabulary, seconds = train_gensim(sentences, alpha=FLAGS.learning_rate)
+        rows[f"gensim {gensim.__version__}, alpha {FLAGS.learning_rate:g}"] = {
+            **example.evaluate(vectors, vocabulary), "train_seconds": round(seconds, 1), "vocabulary": len(vocabulary)}
     model, vocabulary, seconds, run = example.train(sentences, verbose=2, return_run=True)
     rows["kssl Word2Vec"] = {**example.evaluate(model.vectors()[1:], vocabulary.words[1:]),  # row 0 is padding
                              "train_seconds": round(seconds, 1), "vocabulary": len(vocabulary) - 1,
