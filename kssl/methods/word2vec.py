@@ -73,7 +73,7 @@ class Word2Vec(TextModel):
     >>> [word for word, _ in model.nearest("cat", vocab.words, k=2)][0] in vocab.words
     True
 
-    word2vec's own update (per-example SGD, linear decay), several times faster on a CPU:
+    word2vec's own update (per-example SGD, linear decay; 2.7x faster than RowwiseAdagrad's on 2 cores, README):
     >>> model = kssl.methods.Word2Vec(vocab.counts, embedding_dim=8, mode="cbow", update="hogwild")
     >>> data = Word2VecData(sentences, vocab, mode="cbow", window=2, batch_size=32, sample=0)
     >>> model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.PolynomialDecay(0.05, len(data), 1e-4)))
@@ -169,7 +169,7 @@ class Word2Vec(TextModel):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             self.ssl_loss({}, None)  # the error that says the targets are missing
-        inputs = ops.cast(x["inputs"], "int32")
+        inputs = ops.cast(self.check_inputs(x)["inputs"], "int32")
         loss = kernels.word2vec_sgd(self.encoder.layers[-1].embeddings, self.output_vectors.embeddings, inputs,
                                     ops.reshape(ops.cast(y, "int32"), (-1,)),
                                     self.sample_negatives((ops.shape(inputs)[0], self.negatives)),
