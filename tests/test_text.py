@@ -440,6 +440,12 @@ def test_readme_word2vec_rows_are_the_committed_benchmark_runs():
     assert f"gensim {gensim_row['train_seconds']:.0f} s ({ratio:.1f}x faster); at alpha 0.05 " \
            f"{same_lr['train_seconds']:.0f} s" in readme
     assert f"**It takes {ratio:.1f}x gensim's time**" in readme
+    with open(os.path.join(root, "docs", "results", "word2vec_vs_gensim_skipgram.json")) as f:
+        bench = json.load(f)
+    kssl_row, gensim_row = bench["kssl Word2Vec"], bench["gensim 4.4.0"]
+    assert bench["run"]["mode"] == "skipgram" and bench["run"]["optimizer"] == "hogwild_sgd"
+    assert (f"| {scores(kssl_row)} in {kssl_row['train_seconds']:.0f} s ({kssl_row['fit_seconds']:.0f} s of `fit`) | "
+            f"gensim (alpha 0.025, its default) {scores(gensim_row)} in {gensim_row['train_seconds']:.0f} s") in readme
     bench = runs["word2vec_vs_gensim_adagrad.json"]
     kssl_row, gensim_row = bench["kssl Word2Vec"], bench["gensim 4.4.0"]
     assert bench["run"]["optimizer"] == "rowwise_adagrad"
