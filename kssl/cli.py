@@ -347,12 +347,13 @@ def _add_method_parser(methods, spec, registry):
 def _is_keras_hub_preset(directory):
     """True for a directory keras-hub's `save_to_preset` wrote (its metadata.json names keras-hub's version
     and not kssl's)."""
+    import kssl
+
     try:
-        with open(os.path.join(directory, "metadata.json"), encoding="utf-8") as f:
-            metadata = json.load(f)
+        metadata = kssl.zoo.read_metadata(directory)  # refuses a missing, damaged or non-object file
     except (OSError, ValueError):
         return False
-    return isinstance(metadata, dict) and "keras_hub_version" in metadata and "kssl_version" not in metadata
+    return "keras_hub_version" in metadata and "kssl_version" not in metadata
 
 
 def _export(args):
