@@ -646,8 +646,13 @@ def _no_encoder(data, o):
     return None  # the method builds its own (word2vec: the input vectors)
 
 
+def _word2vec_optimizer(o):
+    """The `optimizer` option, checked: one reading for the model's `update` and for its fit."""
+    return check_choice("optimizer", o.get("optimizer", "hogwild_sgd"), ("hogwild_sgd", "rowwise_adagrad", "lazy_adam"))
+
+
 def _word2vec(encoder, data, o, batch_size, seed):
-    update = "hogwild" if o.get("optimizer") == "hogwild_sgd" else "minibatch"
+    update = "hogwild" if _word2vec_optimizer(o) == "hogwild_sgd" else "minibatch"
     return _methods().Word2Vec(word_vocabulary(data, o).counts, seed=seed, update=update,
                                **_take(o, "embedding_dim", "mode", "negatives"))
 
@@ -681,8 +686,7 @@ def _word2vec_fit(model, batches, epochs, learning_rate, verbose="auto", steps_p
 
     from kssl.training.optimizers import LazyAdam, RowwiseAdagrad
 
-    name = check_choice("optimizer", (options or {}).get("optimizer", "hogwild_sgd"),
-                        ("hogwild_sgd", "rowwise_adagrad", "lazy_adam"))
+    name = _word2vec_optimizer(options or {})
     steps = steps_per_epoch or len(batches)
     # Keras rounds a given `steps_per_epoch` up to a multiple of the steps per call: take a divisor of it then
     # (an epoch of the whole PyDataset ends where the data does)
