@@ -9,8 +9,8 @@ are evaluated by the same kssl.eval functions. Settings shared: mode, vector siz
 sample, negatives (unigram^0.75), epochs. Both run word2vec's own update, Hogwild SGD one example after another
 on `--gensim_workers` / TensorFlow's threads: gensim at its default lr 0.025 -> 0.0001 and again at kssl's; kssl
 through model.fit with the registry's recipe (`Word2Vec(update="hogwild")`, its C++ kernel, lr 0.05 -> 0.0001 as
-word2vec.c's CBOW, batches of 65 536 windows: the batch only sets how often Keras is called). They differ in the example order
-(gensim: the text's; kssl: windows shuffled each epoch). `--optimizer rowwise_adagrad --learning_rate 0.2
+word2vec.c's CBOW, batches of 65 536 windows: the batch only sets how often Keras is called). They differ in the
+example order (gensim: the text's; kssl: windows shuffled each epoch). `--optimizer rowwise_adagrad --learning_rate 0.2
 --batch_size 4096` runs the mini-batch recipe instead (RowwiseAdagrad, XLA; better WS353 / SimLex, ~3x slower).
 Prints a Markdown table, writes OUT/results.json atomically.
 """
@@ -32,6 +32,7 @@ flags.DEFINE_string("out", "out/bench/word2vec", "Output directory.")
 
 
 def train_gensim(sentences, **alpha):
+    """gensim's Word2Vec on `sentences` with the shared settings (and `alpha` if given): its benchmark row."""
     from gensim.models import Word2Vec
 
     start = time.time()
@@ -39,7 +40,9 @@ def train_gensim(sentences, **alpha):
                      sample=FLAGS.sample, negative=FLAGS.negatives, ns_exponent=0.75, sg=int(FLAGS.mode == "skipgram"),
                      cbow_mean=1, epochs=FLAGS.epochs, workers=FLAGS.gensim_workers, seed=FLAGS.seed, **alpha)
     seconds = time.time() - start
-    return model.wv.vectors, list(model.wv.index_to_key), seconds
+    vocabulary = list(model.wv.index_to_key)
+    return {**example.evaluate(model.wv.vectors, vocabulary), "train_seconds": round(seconds, 1),
+            "vocabulary": len(vocabulary)}
 
 
 def main(_):
@@ -51,13 +54,10 @@ def main(_):
     words = int(sum(len(s) for s in sentences))
     print(f"{len(sentences)} sentences, {words} words")
     rows = {}
-    vectors, vocabulary, seconds = train_gensim(sentences)
-    rows[f"gensim {gensim.__version__}"] = {**example.evaluate(vectors, vocabulary), "train_seconds": round(seconds, 1),
-                                            "vocabulary": len(vocabulary)}
+    rows[f"gensim {gensim.__version__}"] = train_gensim(sentences)
     if FLAGS.optimizer == "hogwild_sgd" and FLAGS.learning_rate != 0.025:  # same algorithm: gensim at kssl's lr too
-        vectors, vocabulary, seconds = train_gensim(sentences, alpha=FLAGS.learning_rate)
-        rows[f"gensim {gensim.__version__}, alpha {FLAGS.learning_rate:g}"] = {
-            **example.evaluate(vectors, vocabulary), "train_seconds": round(seconds, 1), "vocabulary": len(vocabulary)}
+        rows[f"gensim {gensim.__version__}, alpha {FLAGS.learning_rate:g}"] = train_gensim(
+            sentences, alpha=FLAGS.learning_rate)
     model, vocabulary, seconds, run = example.train(sentences, verbose=2, return_run=True)
     rows["kssl Word2Vec"] = {**example.evaluate(model.vectors()[1:], vocabulary.words[1:]),  # row 0 is padding
                              "train_seconds": round(seconds, 1), "vocabulary": len(vocabulary) - 1,
