@@ -5,7 +5,7 @@ One op today, `word2vec_sgd` (kssl/ops/word2vec_sgd.cc): word2vec's own per-exam
 CPU's threads. The build needs a C++ compiler (`g++`, Debian's `g++` package; `make install` brings it) and takes
 ~15 s once; the library lands in `$KSSL_KERNEL_CACHE` (default `~/.cache/kssl/kernels`) under a name keyed by
 the source, TensorFlow's version, the compiler flags and this CPU's instruction sets (it is built with
-`-march=native`), written to a temporary file and renamed, so concurrent builds never leave half a library.
+`-march=native`, `machine_flags`), written to a temporary file and renamed, so concurrent builds never leave half a library.
 
 Example:
 >>> import numpy as np, tensorflow as tf
@@ -29,7 +29,7 @@ import threading
 import tensorflow as tf
 
 _SOURCES = os.path.dirname(os.path.abspath(__file__))
-_FLAGS = ["-O3", "-march=native", "-DNDEBUG", "-w", "-shared", "-fPIC"]
+_FLAGS = ["-O3", "-DNDEBUG", "-w", "-shared", "-fPIC"]
 _LOCK = threading.Lock()
 _LIBRARIES = {}
 
@@ -59,6 +59,17 @@ def _cpu_flags():
         return ""
 
 
+def machine_flags(cpu_flags=None):
+    """`-march=native`, less AVX512-FP16: TensorFlow's bundled Eigen has AVX512-FP16 packet code that GCC 12 does
+    not compile (Sapphire Rapids and later CPUs, where -march=native turns it on), and the ops use no half floats.
+
+    >>> machine_flags("flags : fpu sse2 avx2"), machine_flags("flags : avx512f avx512_fp16")
+    (['-march=native'], ['-march=native', '-mno-avx512fp16'])
+    """
+    cpu = (_cpu_flags() if cpu_flags is None else cpu_flags).split()
+    return ["-march=native"] + (["-mno-avx512fp16"] if "avx512_fp16" in cpu else [])
+
+
 def library(name):
     """The loaded op library of kssl/ops/`name`.cc, built first if this machine has no build of it."""
     with _LOCK:
@@ -72,7 +83,7 @@ def _build(name):
     if not os.path.exists(source):
         raise ValueError(f"`name` must name a kernel source in {_SOURCES}; no {name}.cc there.")
     cxx = compiler()
-    flags = _FLAGS + tf.sysconfig.get_compile_flags()
+    flags = _FLAGS + machine_flags() + tf.sysconfig.get_compile_flags()
     with open(source, "rb") as f:
         key = hashlib.sha256(b"\0".join([f.read(), tf.__version__.encode(), cxx.encode(), " ".join(flags).encode(),
                                          _cpu_flags().encode()])).hexdigest()[:16]
