@@ -14,7 +14,8 @@ espeak-ng needed), for smoke tests.
 
 Model: the paper's encoder (5 strided 1-D convolutions, overall stride 160 = 10 ms, `--width`
 channels), a GRU context (`--context_dim`), K = `--prediction_steps` steps ahead, InfoNCE with every
-other step of the batch as a negative, trained on `--window`-sample random crops of the training clips.
+other step of the batch as a negative (`--negatives batch`, the paper's) or the other steps of the same clip only
+(`--negatives sequence`, Riviere et al., 2020), trained on `--window`-sample random crops of the training clips.
 
 Probes (logistic regression on standardised frozen features, `kssl.eval.linear_probe_features`):
 - phone: one example per 10 ms frame (`--probe_frames` training frames drawn from the training clips,
@@ -68,11 +69,12 @@ def main(argv):
     print(f"mfcc: {rows['mfcc']}")
     probe_seconds = time.time() - start
     chance = speech.chance(test)
-    chance_loss = speech.chance_loss(FLAGS.batch_size, FLAGS.window, FLAGS.prediction_steps)
+    chance_loss = speech.chance_loss(FLAGS.batch_size, FLAGS.window, FLAGS.prediction_steps, FLAGS.negatives)
     final_loss = float(run.history.history["loss"][-1])
     settings = {"data": FLAGS.data, "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
                 "learning_rate": FLAGS.learning_rate, "window": FLAGS.window, "crops_per_clip": FLAGS.crops_per_clip,
                 "width": FLAGS.width, "context_dim": FLAGS.context_dim, "prediction_steps": FLAGS.prediction_steps,
+                "negatives": FLAGS.negatives,
                 "seed": FLAGS.seed, "train_clips": len(train), "test_clips": len(test),
                 "speakers": len(clips.speaker_names), "phones": len(clips.phones or ()),
                 "train_seconds": round(run.seconds, 1), "probe_seconds": round(probe_seconds, 1),

@@ -8,7 +8,7 @@ replica count: `SelfSupervisedModel` scales the loss for Keras' cross-replica gr
 import keras
 from keras import ops
 
-from kssl.checks import check_non_negative, check_positive
+from kssl.checks import check_choice, check_non_negative, check_positive
 from kssl.training import distribute
 
 # Added to masked logits' negation; large enough that exp() underflows to 0 in float32.
@@ -455,20 +455,28 @@ def swapped_prediction(scores, codes, temperature=0.1):
     return total / len(codes)
 
 
-def cpc_info_nce(predictions, latents, gather_distributed=True):
+CPC_NEGATIVES = ("batch", "sequence")
+
+
+def cpc_info_nce(predictions, latents, gather_distributed=True, negatives="batch"):
     """The CPC loss (van den Oord et al., 2018): InfoNCE of every k-step-ahead prediction.
 
         loss = 1/K sum_{k=1..K}  mean_{t}  -log  exp(p_{t,k} . z_{t+k}) / sum_{z'} exp(p_{t,k} . z')
 
-    with the bilinear score of the paper (no normalisation, no temperature) and negatives z' = every
-    other latent that is a target of the same k: other time steps and other sequences of the (global)
-    batch, and other grid columns for images.
+    with the bilinear score of the paper (no normalisation, no temperature). Negatives z', among the
+    latents that are targets of the same k:
+    - "batch" (the paper's): every other one: other time steps and other sequences of the (global)
+      batch, and other grid columns for images;
+    - "sequence": the other steps (and grid cells) of the same sequence only (Riviere et al., 2020,
+      "Unsupervised pretraining transfers well across languages", sample negatives within a speaker's
+      sequence): the speaker, channel and recording no longer tell the positive apart, the content must.
 
     Args:
         predictions: `(batch, steps, ..., K, d)`: `predictions[:, t, ..., k - 1]` predicts
             `latents[:, t + k, ...]` (the `...` axes, e.g. image columns, are extra positions).
         latents: `(batch, steps, ..., d)`, the encoder's z.
-        gather_distributed: negatives from every replica.
+        gather_distributed: with "batch" negatives, negatives from every replica.
+        negatives: "batch" or "sequence", as above.
 
     Returns:
         Scalar float32: mean over k and over this replica's predictions.
@@ -480,7 +488,10 @@ def cpc_info_nce(predictions, latents, gather_distributed=True):
     >>> wrong = np.stack([z, z], axis=-2)                                 # predicts the present
     >>> float(kssl.losses.cpc_info_nce(right, z)) < 0.01 < 5 < float(kssl.losses.cpc_info_nce(wrong, z))
     True
+    >>> float(kssl.losses.cpc_info_nce(right, z, negatives="sequence")) < 0.01
+    True
     """
+    check_choice("negatives", negatives, CPC_NEGATIVES)
     predictions, latents = ops.convert_to_tensor(predictions), ops.convert_to_tensor(latents)
     steps, horizon, dim = latents.shape[1], predictions.shape[-2], latents.shape[-1]
     if tuple(predictions.shape[1:-2]) != tuple(latents.shape[1:-1]) or predictions.shape[-1] != dim:
@@ -497,8 +508,24 @@ def cpc_info_nce(predictions, latents, gather_distributed=True):
     for k in range(1, horizon + 1):
         query = ops.reshape(predictions[:, : steps - k, ..., k - 1, :], (-1, dim))
         target = ops.reshape(latents[:, k:], (-1, dim))
-        total = total + info_nce(query, target, temperature=1.0, normalize=False, gather_distributed=gather_distributed)
+        if negatives == "batch":
+            total = total + info_nce(query, target, temperature=1.0, normalize=False,
+                                     gather_distributed=gather_distributed)
+        else:
+            total = total + _sequence_info_nce(query, target, ops.shape(latents)[0])
     return total / horizon
+
+
+def _sequence_info_nce(query, target, batch):
+    """InfoNCE of `(batch * n, d)` queries whose positives are the same rows of `target` and whose negatives
+    are the other rows of the same sequence (the n consecutive rows); mean over the queries."""
+    dtype = _loss_dtype(query)
+    dim = query.shape[-1]
+    query = ops.reshape(ops.cast(query, dtype), (batch, -1, dim))
+    target = ops.reshape(ops.cast(target, dtype), (batch, -1, dim))
+    logits = ops.einsum("bqd,btd->bqt", query, target)
+    labels = ops.broadcast_to(ops.arange(ops.shape(logits)[1], dtype="int32")[None], ops.shape(logits)[:2])
+    return ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
 
 
 # ---- NNCLR and MoCo v3 (nearest-neighbour positives; symmetric InfoNCE with momentum keys) ----------

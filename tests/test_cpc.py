@@ -4,6 +4,7 @@ the future, patch-grid geometry, audio framing, validation and config round trip
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kssl
 from kssl.methods import cpc
@@ -52,6 +53,89 @@ def test_other_sequences_of_the_batch_are_negatives():
     twins = float(kssl.losses.cpc_info_nce(np.concatenate([pred, pred]), np.concatenate([z, z])))
     assert alone < 1e-2
     np.testing.assert_allclose(twins, np.log(2.0), atol=1e-2)
+
+
+def reference_sequence_loss(pred, z):
+    """numpy CPC loss with the negatives of the same sequence only, written the slow way."""
+    steps, horizon = z.shape[1], pred.shape[-2]
+    per_k = []
+    for k in range(1, horizon + 1):
+        terms = []
+        for b in range(z.shape[0]):
+            for t in range(steps - k):
+                scores = np.array([pred[b, t, k - 1] @ z[b, s] for s in range(k, steps)], "float64")
+                terms.append(np.log(np.exp(scores - scores.max()).sum()) + scores.max() - scores[t])
+        per_k.append(np.mean(terms))
+    return float(np.mean(per_k))
+
+
+def test_sequence_negatives_are_the_same_sequences_steps_only():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(3, 7, 4)).astype("float32")
+    pred = rng.normal(size=(3, 7, 2, 4)).astype("float32")
+    sequence = float(kssl.losses.cpc_info_nce(pred, z, negatives="sequence"))
+    np.testing.assert_allclose(sequence, reference_sequence_loss(pred, z), rtol=1e-4)
+    # One sequence alone: its steps are all the negatives there are, so both kinds agree.
+    np.testing.assert_allclose(float(kssl.losses.cpc_info_nce(pred[:1], z[:1], negatives="sequence")),
+                               float(kssl.losses.cpc_info_nce(pred[:1], z[:1])), rtol=1e-5)
+    # Identical twin sequences: "batch" scores each positive against its twin too (log 2); "sequence" does not.
+    z = 8.0 * np.eye(6, dtype="float32")[None]
+    pred = np.stack([np.roll(z, -1, axis=1)], axis=-2)
+    twins = (np.concatenate([pred, pred]), np.concatenate([z, z]))
+    assert float(kssl.losses.cpc_info_nce(*twins, negatives="sequence")) < 1e-2
+    # Images: the grid's cells of one image are one sequence.
+    grid_z = rng.normal(size=(2, 4, 3, 5)).astype("float32")
+    grid_pred = rng.normal(size=(2, 4, 3, 1, 5)).astype("float32")
+    flat = float(kssl.losses.cpc_info_nce(grid_pred, grid_z, negatives="sequence"))
+    query, target = grid_pred[:, :3, :, 0].reshape(2, 9, 5), grid_z[:, 1:].reshape(2, 9, 5)
+    scores = np.einsum("bqd,btd->bqt", query, target).astype("float64")
+    expected = np.mean(np.log(np.exp(scores).sum(-1)) - np.einsum("bqq->bq", scores))
+    np.testing.assert_allclose(flat, expected, rtol=1e-4)
+
+
+def test_sequence_negatives_train_and_round_trip():
+    model = audio_model(negatives="sequence")
+    assert model.get_config()["negatives"] == "sequence"
+    assert kssl.methods.CPCAudio.from_config(model.get_config()).negatives == "sequence"
+    x = np.random.default_rng(0).normal(size=(4, 320)).astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    loss = model.fit(x, batch_size=2, epochs=2, verbose=0).history["loss"]
+    assert np.isfinite(loss).all()
+
+
+@pytest.fixture
+def float64():
+    """Float64 makes rounding negligible, so a difference is the algorithm's (negatives taken per replica,
+    a wrong loss scale), not the summation order."""
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+def one_step(strategy, x, weights, **kwargs):
+    with strategy.scope():
+        model = audio_model(**kwargs)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
+    model.set_weights(weights)
+    # fit, not train_on_batch: Keras hands train_on_batch's whole batch to every replica.
+    loss = model.fit(x, batch_size=len(x), epochs=1, shuffle=False, verbose=0).history["loss"][0]
+    return float(loss), model.get_weights()
+
+
+@pytest.mark.parametrize("negatives", ["batch", "sequence"])
+def test_two_replicas_equal_one_device(negatives, mirrored, float64):
+    default = tf.distribute.get_strategy()
+    x = np.random.default_rng(0).normal(size=(8, 320))
+    weights = audio_model(negatives=negatives).get_weights()
+    loss_1, weights_1 = one_step(default, x, weights, negatives=negatives)
+    loss_2, weights_2 = one_step(mirrored, x, weights, negatives=negatives)
+    np.testing.assert_allclose(loss_2, loss_1, rtol=1e-6)  # the loss metric is tracked in float32
+    assert max(float(np.abs(a - b).max()) for a, b in zip(weights_1, weights)) > 1e-4  # the step moved them
+    for a, b in zip(weights_2, weights_1):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    if negatives == "batch":  # negative control: each replica's negatives alone give another loss
+        loss_local, _ = one_step(mirrored, x, weights, negatives=negatives, gather_distributed=False)
+        assert abs(loss_local - loss_1) > 1e-3
 
 
 def test_loss_refuses_a_horizon_longer_than_the_sequence():
@@ -192,6 +276,9 @@ CASES = {
     "K not int": (lambda: audio_model(prediction_steps=2.5), "`prediction_steps` must be an integer >= 1"),
     "K >= grid rows": (lambda: image_model(prediction_steps=5), "`prediction_steps` must be less than the patch grid"),
     "unknown context": (lambda: image_model(context="lstm"), "`context` must be one of"),
+    "unknown negatives": (lambda: audio_model(negatives="speaker"), "`negatives` must be one of"),
+    "loss negatives": (lambda: kssl.losses.cpc_info_nce(np.zeros((1, 4, 1, 2), "float32"), np.zeros((1, 4, 2), "float32"),
+                                                        negatives="all"), "`negatives` must be one of"),
     "context_dim": (lambda: image_model(context_dim=0), "`context_dim` must be an integer >= 1"),
     "audio encoder for images": (lambda: kssl.methods.CPC(kssl.backbones.audio_encoder(width=4), image_shape=(12, 12, 1)),
                                  "`encoder` must take images"),

@@ -86,12 +86,19 @@ def chance(test):
     return row
 
 
-def chance_loss(batch_size, window, prediction_steps):
-    """The InfoNCE loss of a model that knows nothing: ln(number of candidates), averaged over k."""
+def chance_loss(batch_size, window, prediction_steps, negatives="batch"):
+    """The InfoNCE loss of a model that knows nothing: ln(number of candidates), averaged over k; the
+    candidates of a prediction are the batch's targets of its k ("batch" negatives) or its own sequence's
+    ("sequence").
+
+    >>> round(chance_loss(16, 8000, 12), 2), round(chance_loss(16, 8000, 12, negatives="sequence"), 2)
+    (6.54, 3.77)
+    """
     from kssl.data import audio
 
     steps = audio.num_frames(window)
-    return float(np.mean([np.log(batch_size * (steps - k)) for k in range(1, prediction_steps + 1)]))
+    sequences = batch_size if negatives == "batch" else 1
+    return float(np.mean([np.log(sequences * (steps - k)) for k in range(1, prediction_steps + 1)]))
 
 
 __all__ = ["chance", "chance_loss", "frame_features", "mfcc_row", "probe_network", "probes", "traced"]

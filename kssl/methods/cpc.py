@@ -8,7 +8,8 @@ al., 2019): `CPC` on images, `CPCAudio` on raw waveforms, one algorithm box.
                                                         patch rows: row r sees rows <= r only)
         predict    zhat_{t+k} = W_k c_t,   k = 1 .. K  (one linear map per k)
         loss       1/K sum_k InfoNCE(zhat_{t+k}, z_{t+k}); negatives: every other z_{t'+k} of every
-                   sequence (and grid column) of the global batch; score zhat . z, no temperature
+                   sequence (and grid column) of the global batch, or (negatives="sequence") of the
+                   same sequence only; score zhat . z, no temperature
 
 Audio: the encoder maps a waveform `(batch, samples, 1)` to `(batch, steps, d)`
 (`kssl.backbones.audio_encoder`: strided 1-D convolutions, overall stride 160 = 10 ms at 16 kHz as in the
@@ -102,7 +103,8 @@ class _PredictiveCoding:
     The modality's class sets `feature_dim` and writes `encode(x, training)` (z with the steps on axis 1)."""
 
     def _build_prediction(self, steps_shape, prediction_steps, context, context_dim, context_layers,
-                          context_kernel, gather_distributed):
+                          context_kernel, gather_distributed, negatives):
+        self.negatives = check_choice("negatives", negatives, losses.CPC_NEGATIVES)
         self.prediction_steps = check_positive_int("prediction_steps", prediction_steps)
         self.context_kind = check_choice("context", context, CONTEXTS)
         self.context_dim = check_positive_int("context_dim", context_dim)
@@ -128,12 +130,14 @@ class _PredictiveCoding:
         return {"latents": z, "context": c, "predictions": self.predict_ahead(c)}
 
     def ssl_loss(self, outputs, y=None):
-        return losses.cpc_info_nce(outputs["predictions"], outputs["latents"], self.gather_distributed)
+        return losses.cpc_info_nce(outputs["predictions"], outputs["latents"], self.gather_distributed,
+                                   negatives=self.negatives)
 
     def _prediction_config(self):
         return {"prediction_steps": self.prediction_steps, "context": self.context_kind,
                 "context_dim": self.context_dim, "context_layers": self.context_layers,
-                "context_kernel": self.context_kernel, "gather_distributed": self.gather_distributed}
+                "context_kernel": self.context_kernel, "gather_distributed": self.gather_distributed,
+                "negatives": self.negatives}
 
 
 @keras.saving.register_keras_serializable(package="kssl")
@@ -154,6 +158,8 @@ class CPC(_PredictiveCoding, ImageModel):
         context_kernel: kernel size of a "causal_conv" context.
         augment: a Keras layer applied to the whole images before they are cut (None: none).
         gather_distributed: negatives from every replica (the global batch).
+        negatives: "batch" (the paper's: every other latent of the batch) or "sequence" (the other
+            patches of the same image only); `kssl.losses.cpc_info_nce`.
 
     Example:
     >>> import numpy as np, keras, kssl
@@ -167,7 +173,7 @@ class CPC(_PredictiveCoding, ImageModel):
 
     def __init__(self, encoder, image_shape=None, patch_size=8, patch_stride=4, prediction_steps=3,
                  context="causal_conv", context_dim=256, context_layers=1, context_kernel=3, augment=None,
-                 gather_distributed=True, **kwargs):
+                 gather_distributed=True, negatives="batch", **kwargs):
         if image_shape is None or len(tuple(image_shape)) != 3:
             raise ValueError(f"`image_shape` must be (height, width, channels) of the training images; got {image_shape!r}.")
         image_shape = tuple(int(v) for v in image_shape)
@@ -187,7 +193,7 @@ class CPC(_PredictiveCoding, ImageModel):
                 f"`image_shape` {image_shape}); got {prediction_steps}."
             )
         self._build_prediction((*self.grid, self.feature_dim), prediction_steps, context, context_dim,
-                               context_layers, context_kernel, gather_distributed)
+                               context_layers, context_kernel, gather_distributed, negatives)
 
     def encode(self, x, training=False):
         """z: `(batch, rows, cols, d)`, the encoder applied to every patch of the grid."""
@@ -217,6 +223,9 @@ class CPCAudio(_PredictiveCoding, SelfSupervisedModel):
         context_dim, context_layers, context_kernel: as `CPC`.
         augment: a Keras layer applied to the waveforms `(batch, samples, 1)` before encoding (None: none).
         gather_distributed: negatives from every replica (the global batch).
+        negatives: "batch" (the paper's: every other step of every sequence of the batch) or "sequence"
+            (the other steps of the same clip only, Riviere et al., 2020: the speaker no longer gives
+            the positive away); `kssl.losses.cpc_info_nce`.
 
     Batches are float waveforms shaped `(batch, samples)` or `(batch, samples, 1)` (`kssl.data.audio`).
 
@@ -231,11 +240,11 @@ class CPCAudio(_PredictiveCoding, SelfSupervisedModel):
     """
 
     def __init__(self, encoder, prediction_steps=12, context="gru", context_dim=256, context_layers=1,
-                 context_kernel=3, augment=None, gather_distributed=True, **kwargs):
+                 context_kernel=3, augment=None, gather_distributed=True, negatives="batch", **kwargs):
         super().__init__(encoder, augment=augment, **kwargs)
         self.feature_dim = self._check_encoder(encoder)
         self._build_prediction((None, self.feature_dim), prediction_steps, context, context_dim,
-                               context_layers, context_kernel, gather_distributed)
+                               context_layers, context_kernel, gather_distributed, negatives)
 
     @staticmethod
     def _check_encoder(encoder):

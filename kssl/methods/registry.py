@@ -550,7 +550,7 @@ def _audio_encoder(data, o):
 
 
 def _cpc_audio(encoder, data, o, batch_size, seed):
-    return _methods().CPCAudio(encoder, **_take(o, "prediction_steps", "context_dim"))
+    return _methods().CPCAudio(encoder, **_take(o, "prediction_steps", "context_dim", "negatives"))
 
 
 def _cpc_audio_batches(model, data, o, batch_size, seed):
@@ -801,7 +801,7 @@ register(MethodSpec(
     "cpc_audio", "CPCAudio", "CPC on raw speech", "speech", _cpc_audio,
     Recipe(epochs=10, batch_size=16, learning_rate=3e-4, options={
         "window": 16000, "crops_per_clip": 4, "width": 128, "context_dim": 128, "prediction_steps": 12,
-        "speakers": 0, "sentences": 0, "max_per_speaker": 150, "test_fraction": 0.25, "probe_frames": 30000}),
+        "negatives": "batch", "speakers": 0, "sentences": 0, "max_per_speaker": 150, "test_fraction": 0.25, "probe_frames": 30000}),
     encoder=_audio_encoder, dataset="espeak", test_dataset="tones", batches=_cpc_audio_batches, baseline=_none,
     random_init=_cpc_audio_random_init, assets=_speech_assets, probe="speech", example="examples/cpc_audio.py",
 ))

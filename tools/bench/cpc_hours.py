@@ -44,6 +44,8 @@ flags.DEFINE_integer("context_dim", 64, "GRU context size.")
 flags.DEFINE_integer("batch_size", 16, "Crops per step.")
 flags.DEFINE_integer("window", 8000, "Samples per training crop (0.5 s).")
 flags.DEFINE_float("learning_rate", 5e-4, "Peak AdamW learning rate (cosine decay); at 1e-3 the 0.5 h point stayed at chance loss.")
+flags.DEFINE_enum("negatives", "batch", ["batch", "sequence"], "CPC's negatives: every other step of the batch "
+                  "(the paper's) or the other steps of the same clip (Riviere et al., 2020).")
 flags.DEFINE_integer("seed", 0, "Random seed (speech, splits, crops, initialisation).")
 flags.DEFINE_enum("corpus", "corpus", ["corpus", "harvard"], "Where the sentences come from: the offline English "
                   "corpus (make data-text), or kssl.audio.SENTENCES numbered (for smoke tests).")
@@ -91,7 +93,8 @@ def options(crops_per_clip):
 
     spec = registry.get("cpc_audio")
     return spec, {**spec.recipe.options, "width": FLAGS.width, "context_dim": FLAGS.context_dim,
-                  "window": FLAGS.window, "crops_per_clip": crops_per_clip}
+                  "window": FLAGS.window, "crops_per_clip": crops_per_clip,
+                  "negatives": FLAGS.negatives}
 
 
 def train_point(clips, train, test, hours, order):
@@ -138,7 +141,7 @@ def main(argv):
     records = {}
     settings = {name: getattr(FLAGS, name) for name in (
         "steps", "speakers", "sentences", "speakers_per_sentence", "test_fraction", "probe_clips", "probe_frames",
-        "width", "context_dim", "batch_size", "window", "learning_rate", "seed", "corpus", "engine")}
+        "width", "context_dim", "batch_size", "window", "learning_rate", "negatives", "seed", "corpus", "engine")}
     settings.update(command="python " + " ".join(sys.argv), phones=len(clips.phones), synthesis_seconds=round(synthesis, 1),
                     train_hours=round(hours_of(train), 3), test_hours=round(hours_of(test), 3), test_clips=len(test),
                     chance=probes.chance(test))
