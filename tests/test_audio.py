@@ -252,3 +252,36 @@ def test_cpc_audio_example_end_to_end(tmp_path, cache):
     # ToneEngine's speakers differ in pitch: MFCCs beat the majority class on held-out clips (0.75 of 4 here).
     assert results["mfcc"]["speaker"] > results["chance"]["speaker"], results
     assert np.isfinite(results["run"]["final_loss"]) and results["run"]["chance_loss"] > 0
+
+
+def test_read_ahead_gives_frame_t_the_features_of_frame_t_plus_n():
+    from kssl.eval import audio as speech
+
+    clips = [np.arange(6, dtype="float32")[:, None] * [1, 10], np.zeros((1, 2), "float32")]
+    ahead = speech.read_ahead(clips, 3)
+    assert ahead[0][:, 0].tolist() == [3, 4, 5, 5, 5, 5] and ahead[0].shape == (6, 2) and ahead[1].shape == (1, 2)
+    assert speech.read_ahead(clips, 0)[0].tolist() == clips[0].tolist()
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="`frames` must be an integer >= 0"):
+            speech.read_ahead(clips, bad)
+
+
+def test_cpc_audio_batches_are_the_shuffled_crops_without_holding_them():
+    import types
+
+    import tensorflow as tf
+
+    from kssl.methods import registry
+
+    rng = np.random.default_rng(0)
+    clips = audio.Clips([rng.normal(size=n).astype("float32") for n in (900, 1500, 400, 2000)], np.arange(4),
+                        tuple("abcd"), groups=np.arange(4))
+    data, options = types.SimpleNamespace(train=clips), {"window": 640, "crops_per_clip": 3}
+    batches = [b.numpy() for b in registry._cpc_audio_batches(None, data, options, batch_size=4, seed=3)]
+    # What the pipeline did when it held every crop: the same seeded shuffle of the materialised crops.
+    crops = clips.crops(640, per_clip=3, seed=3)[..., None]
+    held = [b.numpy() for b in tf.data.Dataset.from_tensor_slices(crops).shuffle(len(crops), seed=3).batch(4, drop_remainder=True)]
+    assert len(batches) == len(held) == 3 and batches[0].shape == (4, 640, 1)
+    for new, old in zip(batches, held):
+        np.testing.assert_array_equal(new, old)
+    assert not np.array_equal(batches[0], crops[:4])  # shuffled

@@ -18,6 +18,8 @@ def test_cpc_hours_curve_on_tones(tmp_path):
     assert list(rows)[:2] == ["MFCC (39)", "random init"] and len(rows) == 4
     for name, row in rows.items():
         assert 0 <= row["phone_context"] <= 1 and 0 <= row["speaker_context"] <= 1, name
+        if name != "MFCC (39)":  # the context read 4 frames later (the default --lookahead)
+            assert 0 <= row["phone_context_ahead"] <= 1, name
     points = list(training.values())
     assert [p["hours"] for p in points] == sorted(p["hours"] for p in points) and points[0]["hours"] >= 0.002
     assert points[0]["clips"] < points[1]["clips"]

@@ -155,17 +155,41 @@ class Clips:
 
     def crops(self, samples, per_clip=1, seed=0):
         """`(clips * per_clip, samples)` float32 random crops (zero-padded when a clip is shorter):
-        CPC's training windows."""
+        CPC's training windows; crop i comes from clip i // per_clip. All in memory at once: for many
+        crops read them a batch at a time with `crop_reader`."""
+        return self.crop_reader(samples, per_clip, seed)(np.arange(len(self) * per_clip))
+
+    def crop_reader(self, samples, per_clip=1, seed=0):
+        """A function from crop indices to their `(len(indices), samples)` float32 crops: the windows of
+        `crops(samples, per_clip, seed)[indices]`, cut when asked (12 000 steps of 16 half-second crops are
+        6 GB held at once).
+
+        Example:
+        >>> import numpy as np
+        >>> from kssl.data import audio
+        >>> clips = audio.Clips([np.arange(10, dtype="float32"), np.arange(3, dtype="float32")], np.array([0, 1]),
+        ...                     ("a", "b"), groups=np.array([0, 1]))
+        >>> read = clips.crop_reader(4, per_clip=2, seed=0)
+        >>> bool((read([3, 0]) == clips.crops(4, per_clip=2, seed=0)[[3, 0]]).all()), read([2]).tolist()
+        (True, [[0.0, 1.0, 2.0, 0.0]])
+        """
         check_positive_int("samples", samples)
         check_positive_int("per_clip", per_clip)
         rng = np.random.default_rng(seed)
-        out = np.zeros((len(self) * per_clip, samples), np.float32)
-        for i, wave in enumerate(self.waveforms):
-            for j in range(per_clip):
-                start = int(rng.integers(0, max(1, len(wave) - samples + 1)))
-                piece = wave[start : start + samples]
-                out[i * per_clip + j, : len(piece)] = piece
-        return out
+        # One start per crop, drawn clip by clip in crop order (the draws do not depend on which crops are read).
+        starts = [int(rng.integers(0, max(1, len(wave) - samples + 1))) for wave in self.waveforms
+                  for _ in range(per_clip)]
+        waveforms = self.waveforms
+
+        def read(indices):
+            indices = np.asarray(indices, np.int64).reshape(-1)
+            out = np.zeros((len(indices), samples), np.float32)
+            for row, i in enumerate(indices):
+                piece = waveforms[i // per_clip][starts[i] : starts[i] + samples]
+                out[row, : len(piece)] = piece
+            return out
+
+        return read
 
 
 def num_frames(samples):

@@ -58,14 +58,34 @@ def probes(train_features, test_features, train, test, probe_frames=30000, seed=
     return row
 
 
-def probe_network(network, train, test, name="cpc", probe_frames=30000, seed=0):
+def read_ahead(features, frames):
+    """Per-clip `(T, d)` features read `frames` frames later: frame t gets row min(t + frames, T - 1).
+
+    A causal context c_t has heard nothing of what follows frame t, so it lags a phone's onset; MFCCs with
+    deltas and delta-deltas look 4 frames (40 ms) ahead. `read_ahead(c, 4)` gives c_t the same look ahead.
+
+    >>> read_ahead([np.arange(5)[:, None]], 2)[0][:, 0].tolist()
+    [2, 3, 4, 4, 4]
+    """
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 0:
+        raise ValueError(f"`frames` must be an integer >= 0; got {frames!r}.")
+    return [f[np.minimum(np.arange(len(f)) + frames, len(f) - 1)] for f in features]
+
+
+def probe_network(network, train, test, name="cpc", probe_frames=30000, seed=0, lookahead=0):
     """{f"{name}_context", f"{name}_latent"} rows of `probes` for a CPC audio network (its
-    `context_encoder()` and `encoder`)."""
+    `context_encoder()` and `encoder`); with `lookahead` > 0 also f"{name}_context_ahead{lookahead}", the
+    context read `lookahead` frames later (`read_ahead`)."""
     rows = {}
     for kind, extractor in (("context", network.context_encoder()), ("latent", network.encoder)):
         fn = traced(extractor)
-        rows[f"{name}_{kind}"] = probes(frame_features(fn, train), frame_features(fn, test), train, test,
-                                        probe_frames=probe_frames, seed=seed)
+        train_features, test_features = frame_features(fn, train), frame_features(fn, test)
+        rows[f"{name}_{kind}"] = probes(train_features, test_features, train, test, probe_frames=probe_frames,
+                                        seed=seed)
+        if kind == "context" and lookahead:
+            rows[f"{name}_context_ahead{lookahead}"] = probes(
+                read_ahead(train_features, lookahead), read_ahead(test_features, lookahead), train, test,
+                probe_frames=probe_frames, seed=seed)
     return rows
 
 
@@ -101,4 +121,4 @@ def chance_loss(batch_size, window, prediction_steps, negatives="batch"):
     return float(np.mean([np.log(sequences * (steps - k)) for k in range(1, prediction_steps + 1)]))
 
 
-__all__ = ["chance", "chance_loss", "frame_features", "mfcc_row", "probe_network", "probes", "traced"]
+__all__ = ["chance", "chance_loss", "frame_features", "mfcc_row", "probe_network", "probes", "read_ahead", "traced"]

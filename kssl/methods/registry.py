@@ -558,9 +558,17 @@ def _cpc_audio_batches(model, data, o, batch_size, seed):
 
     from kssl.training.tuning import without_autotune
 
-    crops = data.train.crops(o["window"], o["crops_per_clip"], seed=seed)[..., None]
-    return without_autotune(tf.data.Dataset.from_tensor_slices(crops).shuffle(len(crops), seed=seed)
-                            .batch(batch_size, drop_remainder=True).prefetch(2))
+    # Crops are cut a batch at a time from their indices (Clips.crop_reader): the shuffled indices give the
+    # batches that shuffling the materialised crops with the same seed gave, without their gigabytes in memory.
+    window, count = o["window"], len(data.train) * o["crops_per_clip"]
+    read = data.train.crop_reader(window, o["crops_per_clip"], seed=seed)
+
+    def load(indices):
+        crops = tf.numpy_function(read, [indices], tf.float32, stateful=False)
+        return tf.ensure_shape(crops, (batch_size, window))[..., None]
+
+    return without_autotune(tf.data.Dataset.range(count).shuffle(count, seed=seed)
+                            .batch(batch_size, drop_remainder=True).map(load).prefetch(2))
 
 
 def _cpc_audio_random_init(model, data, o):
@@ -801,7 +809,7 @@ register(MethodSpec(
     "cpc_audio", "CPCAudio", "CPC on raw speech", "speech", _cpc_audio,
     Recipe(epochs=10, batch_size=16, learning_rate=3e-4, options={
         "window": 16000, "crops_per_clip": 4, "width": 128, "context_dim": 128, "prediction_steps": 12,
-        "negatives": "batch", "speakers": 0, "sentences": 0, "max_per_speaker": 150, "test_fraction": 0.25, "probe_frames": 30000}),
+        "negatives": "sequence", "speakers": 0, "sentences": 0, "max_per_speaker": 150, "test_fraction": 0.25, "probe_frames": 30000}),
     encoder=_audio_encoder, dataset="espeak", test_dataset="tones", batches=_cpc_audio_batches, baseline=_none,
     random_init=_cpc_audio_random_init, assets=_speech_assets, probe="speech", example="examples/cpc_audio.py",
 ))

@@ -14,7 +14,9 @@ Each point of the curve trains a fresh CPC (the registry's `cpc_audio` at --widt
 the training clips (one epoch of `steps` batches: the crops per clip are set so), so only the amount of
 audio differs between points. Every network, and the MFCCs, is probed the same way: logistic regression on
 --probe_frames frames drawn from a fixed --probe_clips training clips, tested on every frame of the held-out
-clips (`kssl.eval.audio.probes`). Prints a Markdown table; writes OUT/results.json atomically after each
+clips (`kssl.eval.audio.probes`). A causal context c_t lags a phone's onset while MFCC deltas look 40 ms
+ahead, so the context is also probed read --lookahead frames later (`kssl.eval.audio.read_ahead`; column
+phone_context_ahead). Prints a Markdown table; writes OUT/results.json atomically after each
 point, with the 1-minute load average sampled during each training.
 """
 
@@ -44,8 +46,10 @@ flags.DEFINE_integer("context_dim", 64, "GRU context size.")
 flags.DEFINE_integer("batch_size", 16, "Crops per step.")
 flags.DEFINE_integer("window", 8000, "Samples per training crop (0.5 s).")
 flags.DEFINE_float("learning_rate", 5e-4, "Peak AdamW learning rate (cosine decay); at 1e-3 the 0.5 h point stayed at chance loss.")
-flags.DEFINE_enum("negatives", "batch", ["batch", "sequence"], "CPC's negatives: every other step of the batch "
-                  "(the paper's) or the other steps of the same clip (Riviere et al., 2020).")
+flags.DEFINE_enum("negatives", "sequence", ["batch", "sequence"], "CPC's negatives: every other step of the batch "
+                  "(the paper's) or the other steps of the same clip (Riviere et al., 2020; 7-9 points more on phones).")
+flags.DEFINE_integer("lookahead", 4, "Also probe the context read this many frames later (kssl.eval.audio.read_ahead; "
+                     "4 = the 40 ms MFCC deltas look ahead); 0: not.")
 flags.DEFINE_integer("seed", 0, "Random seed (speech, splits, crops, initialisation).")
 flags.DEFINE_enum("corpus", "corpus", ["corpus", "harvard"], "Where the sentences come from: the offline English "
                   "corpus (make data-text), or kssl.audio.SENTENCES numbered (for smoke tests).")
@@ -132,16 +136,20 @@ def main(argv):
 
     def probe(network, name):
         rows = probes.probe_network(network, probe_train, test, name=name, probe_frames=FLAGS.probe_frames,
-                                    seed=FLAGS.seed)
-        return {"phone_context": rows[f"{name}_context"]["phone"], "phone_latent": rows[f"{name}_latent"]["phone"],
-                "speaker_context": rows[f"{name}_context"]["speaker"]}
+                                    seed=FLAGS.seed, lookahead=FLAGS.lookahead)
+        row = {"phone_context": rows[f"{name}_context"]["phone"], "phone_latent": rows[f"{name}_latent"]["phone"],
+               "speaker_context": rows[f"{name}_context"]["speaker"]}
+        if FLAGS.lookahead:
+            row["phone_context_ahead"] = rows[f"{name}_context_ahead{FLAGS.lookahead}"]["phone"]
+        return row
 
     mfcc = probes.mfcc_row(probe_train, test, probe_frames=FLAGS.probe_frames, seed=FLAGS.seed)
-    rows = {"MFCC (39)": {"phone_context": mfcc["phone"], "phone_latent": "-", "speaker_context": mfcc["speaker"]}}
+    rows = {"MFCC (39)": {"phone_context": mfcc["phone"], "phone_latent": "-", "speaker_context": mfcc["speaker"],
+                          **({"phone_context_ahead": "-"} if FLAGS.lookahead else {})}}
     records = {}
     settings = {name: getattr(FLAGS, name) for name in (
         "steps", "speakers", "sentences", "speakers_per_sentence", "test_fraction", "probe_clips", "probe_frames",
-        "width", "context_dim", "batch_size", "window", "learning_rate", "negatives", "seed", "corpus", "engine")}
+        "width", "context_dim", "batch_size", "window", "learning_rate", "negatives", "lookahead", "seed", "corpus", "engine")}
     settings.update(command="python " + " ".join(sys.argv), phones=len(clips.phones), synthesis_seconds=round(synthesis, 1),
                     train_hours=round(hours_of(train), 3), test_hours=round(hours_of(test), 3), test_clips=len(test),
                     chance=probes.chance(test))
@@ -153,7 +161,8 @@ def main(argv):
         rows[name], records[name] = probe(run.model, "cpc"), record
         print(f"{name}: {rows[name]} {record}", flush=True)
         write(rows, records, settings)
-    print(kssl.eval.markdown_table(rows, ("phone_context", "phone_latent", "speaker_context"), first="features"))
+    columns = ("phone_context", "phone_latent", "speaker_context") + (("phone_context_ahead",) if FLAGS.lookahead else ())
+    print(kssl.eval.markdown_table(rows, columns, first="features"))
 
 
 def write(rows, records, settings):
