@@ -12,13 +12,13 @@ def test_cpc_hours_curve_on_tones(tmp_path):
     out = tmp_path / "curve"
     run(["tools/bench/cpc_hours.py", "--engine=tones", "--corpus=harvard", "--sentences=24", "--speakers=3",
          "--hours=0.002,0.004", "--steps=3", "--batch_size=4", "--window=3200", "--width=8", "--context_dim=8",
-         "--probe_clips=6", "--probe_frames=300", "--test_fraction=0.25", f"--out={out}"], tmp_path)
+         "--probe_clips=6", "--probe_frames=300", "--test_fraction=0.25", "--lookahead=4", f"--out={out}"], tmp_path)
     results = json.loads((out / "results.json").read_text())
     rows, training, settings = results["rows"], results["training"], results["run"]
     assert list(rows)[:2] == ["MFCC (39)", "random init"] and len(rows) == 4
     for name, row in rows.items():
         assert 0 <= row["phone_context"] <= 1 and 0 <= row["speaker_context"] <= 1, name
-        if name != "MFCC (39)":  # the context read 4 frames later (the default --lookahead)
+        if name != "MFCC (39)":  # the context read 4 frames later (--lookahead=4)
             assert 0 <= row["phone_context_ahead"] <= 1, name
     points = list(training.values())
     assert [p["hours"] for p in points] == sorted(p["hours"] for p in points) and points[0]["hours"] >= 0.002
@@ -30,7 +30,8 @@ def test_cpc_hours_curve_on_tones(tmp_path):
     assert settings["test_clips"] == 6 and settings["phones"] > 2
 
 
-@pytest.mark.parametrize("name", ["cpc_hours.json", "cpc_hours_4000.json"])
+@pytest.mark.parametrize("name", ["cpc_hours.json", "cpc_hours_4000.json", "cpc_hours_sequence_1000.json",
+                                  "cpc_hours_sequence_4000.json", "cpc_hours_sequence_12000.json"])
 def test_readme_rows_are_the_committed_curves(name):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "docs", "results", name)) as f:
