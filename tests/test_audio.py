@@ -285,3 +285,13 @@ def test_cpc_audio_batches_are_the_shuffled_crops_without_holding_them():
     for new, old in zip(batches, held):
         np.testing.assert_array_equal(new, old)
     assert not np.array_equal(batches[0], crops[:4])  # shuffled
+
+
+def test_chance_loss_counts_the_candidates_of_each_kind_of_negatives():
+    from kssl.eval import audio as speech
+
+    steps = audio.num_frames(8000)  # 50
+    assert speech.chance_loss(4, 8000, 2) == pytest.approx(np.mean([np.log(4 * 49), np.log(4 * 48)]))
+    assert speech.chance_loss(4, 8000, 2, negatives="sequence") == pytest.approx(np.mean([np.log(steps - 1), np.log(steps - 2)]))
+    with pytest.raises(ValueError, match="`negatives` must be one of"):
+        speech.chance_loss(4, 8000, 2, negatives="speaker")

@@ -114,10 +114,12 @@ def chance_loss(batch_size, window, prediction_steps, negatives="batch"):
     >>> round(chance_loss(16, 8000, 12), 2), round(chance_loss(16, 8000, 12, negatives="sequence"), 2)
     (6.54, 3.77)
     """
+    from kssl.checks import check_choice
     from kssl.data import audio
+    from kssl.losses import CPC_NEGATIVES
 
     steps = audio.num_frames(window)
-    sequences = batch_size if negatives == "batch" else 1
+    sequences = batch_size if check_choice("negatives", negatives, CPC_NEGATIVES) == "batch" else 1
     return float(np.mean([np.log(sequences * (steps - k)) for k in range(1, prediction_steps + 1)]))
 
 
