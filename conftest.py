@@ -26,3 +26,15 @@ def mirrored():
     devices = tf.config.list_logical_devices("CPU")
     assert len(devices) >= 2, "conftest.py should have made two logical CPU devices"
     return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
+@pytest.fixture
+def float64():
+    """Keras' float64 dtype policy for one test: rounding out of the way, so a difference between two replicas
+    and one device is the algorithm's (local negatives or statistics, per-replica batch norm, a loss or
+    gradient off by the replica count), not the summation order."""
+    import keras
+
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_dtype_policy("float32")

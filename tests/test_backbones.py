@@ -109,14 +109,6 @@ def test_synchronize_batch_norm_keeps_what_the_model_computes():
     assert kssl.backbones.synchronize_batch_norm(synced) is synced  # nothing left to do
 
 
-@pytest.fixture
-def float64():
-    """Rounding out of the way: a difference is per-replica statistics, not the summation order."""
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
 def supervised_model(synchronized=True):
     encoder = kssl.backbones.resnet(18, input_shape=(16, 16, 1), width=4)
     if not synchronized:

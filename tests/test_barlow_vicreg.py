@@ -209,15 +209,6 @@ def one_step(strategy, name, x, initial_weights, gather_distributed=True):
     return float(loss), model.get_weights()
 
 
-@pytest.fixture
-def float64():
-    """Float64 makes rounding negligible: a difference is the algorithm's (local statistics, per-replica
-    batch norm, a loss or gradient off by the replica count), not the summation order."""
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_two_replicas_equal_one_device(name, mirrored, float64):
     keras.utils.set_random_seed(0)

@@ -144,13 +144,6 @@ def test_byol_fit_sets_the_schedule_length_and_checkpoints_carry_it(tmp_path):
 
 
 # ---- two replicas against one device --------------------------------------------------------------
-@pytest.fixture
-def float64():
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
 def one_step(strategy, cls, x, weights, synchronized=True):
     with strategy.scope():
         kwargs = {"tau_base": 0.9, "total_steps": 4} if cls is kssl.methods.BYOL else {}

@@ -103,15 +103,6 @@ def test_sequence_negatives_train_and_round_trip():
     assert np.isfinite(loss).all()
 
 
-@pytest.fixture
-def float64():
-    """Float64 makes rounding negligible, so a difference is the algorithm's (negatives taken per replica,
-    a wrong loss scale), not the summation order."""
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
 def one_step(strategy, x, weights, **kwargs):
     with strategy.scope():
         model = audio_model(**kwargs)

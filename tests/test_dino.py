@@ -172,13 +172,6 @@ def test_dino_trains_a_vit_on_multi_crop_views():
 
 
 # ---- two replicas against one device --------------------------------------------------------------
-@pytest.fixture
-def float64():
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
 def one_step(strategy, x, weights, synchronized=True):
     with strategy.scope():
         model = tiny(momentum_base=0.9, total_steps=4, steps_per_epoch=4, freeze_last_layer_epochs=0)

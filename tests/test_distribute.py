@@ -33,15 +33,6 @@ def setup(mirrored):
     return x, weights, default, mirrored
 
 
-@pytest.fixture
-def float64():
-    """Float64 makes rounding negligible, so any difference is the algorithm's (local negatives,
-    per-replica batch norm, a wrong loss scale), not the summation order."""
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
 def test_two_replicas_equal_one_device(setup, float64):
     x, weights, default, mirrored = setup
     weights = [w.astype("float64") for w in weights]

@@ -209,15 +209,8 @@ def test_two_replicas_equal_one_device(cls, mirrored):
     assert abs(loss_local - loss_1) > 1e-4
 
 
-@pytest.fixture
-def float64():
-    """Rounding out of the way: in float64 only a triplet within ~1e-15 of the hinge's kink could count
-    differently on one device and on two replicas."""
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
+# float64 (conftest.py): in float64 only a triplet within ~1e-15 of the hinge's kink could count differently on
+# one device and on two replicas.
 @pytest.mark.parametrize("cls, kwargs", [
     (kssl.methods.Siamese, {"augment": [Identity(), FlipLeftRight()]}),
     (kssl.methods.Triplet, {"mining": "batch_all"}),

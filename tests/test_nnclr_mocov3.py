@@ -195,13 +195,6 @@ def test_moco_v3_momentum_rises_on_the_cosine_schedule_unless_constant():
 
 
 # ---- two replicas against one device -------------------------------------------------------------
-@pytest.fixture
-def float64():
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_dtype_policy("float32")
-
-
 BUILD = {"nnclr": tiny_nnclr, "moco_v3": tiny_moco_v3}
 
 

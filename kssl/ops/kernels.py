@@ -82,11 +82,11 @@ def _build(name):
     source = os.path.join(_SOURCES, name + ".cc")
     if not os.path.exists(source):
         raise ValueError(f"`name` must name a kernel source in {_SOURCES}; no {name}.cc there.")
-    cxx = compiler()
-    flags = _FLAGS + machine_flags() + tf.sysconfig.get_compile_flags()
+    cxx, cpu = compiler(), _cpu_flags()
+    flags = _FLAGS + machine_flags(cpu) + tf.sysconfig.get_compile_flags()
     with open(source, "rb") as f:
         key = hashlib.sha256(b"\0".join([f.read(), tf.__version__.encode(), cxx.encode(), " ".join(flags).encode(),
-                                         _cpu_flags().encode()])).hexdigest()[:16]
+                                         cpu.encode()])).hexdigest()[:16]
     path = os.path.join(cache_dir(), f"{name}-{key}.so")
     if os.path.exists(path):
         return path
